@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ReflexioAdminConfig(AppConfig):
+    name = "reflexio_admin"
+    verbose_name = "Reflexio Admin"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,101 @@
+"""The one module that talks to the job queue.
+
+Three backends, chosen by `settings.QUEUE_BACKEND`:
+
+- `rq`: django-rq on Redis; `manage.py rqworker` processes run the jobs.
+- `embedded`: a thread pool inside the web process, for `make run` without a
+  Redis server. Work still runs in the background of the request.
+- `sync`: runs the job at once in the calling thread (service tests).
+
+Jobs receive an operation id, never model instances.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+JOB_PATH = "reflexio_admin.jobs.run_operation"
+FAILURE_CALLBACK_PATH = "reflexio_admin.jobs.on_job_failure"
+
+
+class QueueUnavailable(Exception):
+    """The job queue could not be reached; nothing was enqueued."""
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _embedded_executor() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=settings.EMBEDDED_QUEUE_WORKERS,
+                thread_name_prefix="reflexio-job",
+            )
+        return _executor
+
+
+def _run_in_thread(func: Callable[[int], None], operation_id: int) -> None:
+    close_old_connections()
+    try:
+        func(operation_id)
+    except Exception:
+        logger.exception("Embedded job for operation %s failed", operation_id)
+    finally:
+        connections.close_all()
+
+
+def enqueue_operation(operation_id: int) -> str:
+    """Queue the job that runs an operation and return the job id."""
+    from reflexio_admin import jobs
+
+    job_id = f"operation-{operation_id}"
+    backend = settings.QUEUE_BACKEND
+    if backend == "sync":
+        jobs.run_operation(operation_id)
+        return job_id
+    if backend == "embedded":
+        _embedded_executor().submit(_run_in_thread, jobs.run_operation, operation_id)
+        return job_id
+
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq import Callback
+
+    try:
+        queue = django_rq.get_queue("default")
+        queue.enqueue(
+            JOB_PATH,
+            operation_id,
+            job_id=job_id,
+            job_timeout=settings.RQ_JOB_TIMEOUT,
+            result_ttl=settings.RQ_RESULT_TTL,
+            failure_ttl=7 * 24 * 3600,
+            on_failure=Callback(FAILURE_CALLBACK_PATH),
+        )
+    except RedisError as exc:
+        logger.warning("Could not enqueue operation %s: %s", operation_id, exc)
+        raise QueueUnavailable(
+            "The job queue (Redis) is not reachable, so the operation was not "
+            "started. Try again when Redis is back."
+        ) from exc
+    return job_id
+
+
+def shutdown_embedded(wait: bool = True) -> None:
+    """Stop the embedded pool (tests and process exit)."""
+    global _executor
+    with _executor_lock:
+        if _executor is not None:
+            _executor.shutdown(wait=wait)
+            _executor = None

@@ -471,6 +471,7 @@ def upgrade_user_playbooks(
             "rationale",
             "status",
         ),
+        user_id=user_id,
         audit_event_factory=record,
     )
     return result
@@ -506,6 +507,7 @@ def downgrade_user_playbooks(
         generation_model=PlaybookGeneration,
         item_model=UserPlaybook,
         scope=_scope_q(agent_version, playbook_name, user_id),
+        user_id=user_id,
         audit_event_factory=record,
     )
     return result

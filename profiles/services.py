@@ -476,6 +476,7 @@ def upgrade_profiles(
         scope=_scope_q(user_id, extractor_name),
         snapshot_kind="profile",
         snapshot_fields=("profile_id", "extractor_name", "content", "source", "status"),
+        user_id=user_id,
         audit_event_factory=record,
     )
     logger.info(
@@ -511,6 +512,7 @@ def downgrade_profiles(
         generation_model=ProfileGeneration,
         item_model=UserProfile,
         scope=_scope_q(user_id, extractor_name),
+        user_id=user_id,
         audit_event_factory=record,
     )
     return result

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet
 
 from reflexio_admin.models import DeletedItem, Interaction
@@ -52,6 +52,34 @@ def _same_scope(generation_model: type[Model], status: str) -> Exists:
     )
 
 
+def _advisory_key(name: str) -> int:
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_scope(family: str, user_id: str | None) -> None:
+    """Serialise writers of one scope for the rest of the transaction.
+
+    A change to every user takes the family lock exclusively; a change to
+    one user shares the family lock and takes that user's lock exclusively.
+    All writers lock in this order before touching rows, so an upgrade, a
+    downgrade and a rerun of overlapping scopes queue up instead of
+    deadlocking. SQLite runs one write transaction at a time anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if user_id is None:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_advisory_key(family)])
+            return
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s)", [_advisory_key(family)]
+        )
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [_advisory_key(f"{family}/{user_id}")]
+        )
+
+
 def digest_items(items: QuerySet[Any]) -> str:
     """Fingerprint a set of items so a later look can tell it has changed."""
     rows = items.order_by("pk").values_list("pk", "modified_at")
@@ -80,6 +108,7 @@ def replace_pending(
     Never touches current or archived rows of the scope.
     """
     with transaction.atomic():
+        lock_scope(generation_model._meta.app_label, scope["user_id"])
         old = generation_model._default_manager.select_for_update().filter(
             status=Status.PENDING, **scope
         )
@@ -104,8 +133,10 @@ def generation_for(
 ) -> Model:
     """The generation of `status` for a scope, created when missing.
 
-    Call inside a transaction; the row is locked for the caller.
+    Call inside a transaction; the scope and the row stay locked for the
+    caller until it commits.
     """
+    lock_scope(generation_model._meta.app_label, scope["user_id"])
     manager = generation_model._default_manager
     generation = manager.select_for_update().filter(status=status, **scope).first()
     if generation is None:
@@ -118,6 +149,7 @@ def upgrade(
     generation_model: type[Model],
     item_model: type[Model],
     scope: Q,
+    user_id: str | None,
     snapshot_kind: str,
     snapshot_fields: tuple[str, ...],
     audit_event_factory: Any,
@@ -137,6 +169,7 @@ def upgrade(
     generations = generation_model._default_manager
     items = item_model._default_manager
     with transaction.atomic():
+        lock_scope(generation_model._meta.app_label, user_id)
         pending_ids = list(
             generations.select_for_update()
             .filter(scope, status=Status.PENDING)
@@ -157,7 +190,7 @@ def upgrade(
         archived = items.filter(generation__in=current_gens).update(
             status=Status.ARCHIVED
         )
-        current_gens.update(status=Status.ARCHIVED)
+        current_gens.update(status=Status.ARCHIVED, archived_by_downgrade=False)
         promoted = items.filter(generation__in=pending).update(status=Status.CURRENT)
         pending.update(status=Status.CURRENT)
 
@@ -191,34 +224,42 @@ def downgrade(
     generation_model: type[Model],
     item_model: type[Model],
     scope: Q,
+    user_id: str | None,
     audit_event_factory: Any,
 ) -> tuple[DowngradeResult, Any]:
     """Undo an upgrade in scope: archived becomes current, current archived.
 
     Only scopes that have an archived generation change. Pending rows are
-    never touched.
+    never touched. What a downgrade archived is not restored by the next
+    downgrade, so a second click changes nothing.
     """
     generations = generation_model._default_manager
     items = item_model._default_manager
     with transaction.atomic():
+        lock_scope(generation_model._meta.app_label, user_id)
         restore_ids = list(
             generations.select_for_update()
-            .filter(scope, status=Status.ARCHIVED)
+            .filter(scope, status=Status.ARCHIVED, archived_by_downgrade=False)
             .values_list("pk", flat=True)
         )
         if not restore_ids:
             return DowngradeResult(), None
         restore = generations.filter(pk__in=restore_ids)
         users = restore.values("user_id").distinct().count()
+        restorable = generations.filter(
+            pk__in=restore_ids,
+            **{f: OuterRef(f) for f in generation_model.SCOPE_FIELDS},
+        )
         demote = generations.filter(
-            Q(scope) & Q(_same_scope(generation_model, Status.ARCHIVED)),
-            status=Status.CURRENT,
+            Q(scope) & Q(Exists(restorable)), status=Status.CURRENT
         )
         demote_ids = list(demote.values_list("pk", flat=True))
         demoted = items.filter(generation_id__in=demote_ids).update(
             status=Status.ARCHIVED
         )
-        generations.filter(pk__in=demote_ids).update(status=Status.ARCHIVED)
+        generations.filter(pk__in=demote_ids).update(
+            status=Status.ARCHIVED, archived_by_downgrade=True
+        )
         restored = items.filter(generation_id__in=restore_ids).update(
             status=Status.CURRENT
         )

@@ -25,6 +25,9 @@ class GenerationBase(models.Model):
     # review can tell that CURRENT or the conversation has moved on since.
     current_digest = models.CharField(max_length=64, blank=True, default="")
     last_interaction_id = models.BigIntegerField(null=True, blank=True)
+    # Set when a downgrade archived this generation: a second downgrade must
+    # not swap it back, so such a generation is not restored again.
+    archived_by_downgrade = models.BooleanField(default=False)
 
     # The fields that name the scope, e.g. ("user_id", "extractor_name").
     SCOPE_FIELDS: tuple[str, ...] = ()

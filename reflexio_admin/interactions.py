@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from reflexio_admin.llm import Turn
 from reflexio_admin.models import Interaction
@@ -90,7 +90,12 @@ def _rows(qs: QuerySet[Interaction]) -> list[TurnRow]:
 def windows(
     qs: QuerySet[Interaction], batch_size: int | None
 ) -> Iterator[list[TurnRow]]:
-    """Walk interactions oldest first in windows of `batch_size` (None: all)."""
+    """Walk interactions oldest first in windows of about `batch_size`.
+
+    A window never ends in the middle of a request: it grows to the end of the
+    request it would cut, so that a correction and the answer to it are read
+    together. `batch_size` None reads everything at once.
+    """
     ordered = qs.order_by("created_at", "id")
     if not batch_size:
         rows = _rows(ordered)
@@ -105,9 +110,17 @@ def windows(
             page = page.filter(created_at__gte=created).exclude(
                 created_at=created, id__lte=pk
             )
-        window = list(page.values_list(*_ROW_FIELDS, "created_at")[:batch_size])
+        window = list(
+            page.values_list(*_ROW_FIELDS, "created_at", "request")[:batch_size]
+        )
         if not window:
             return
+        if len(window) == batch_size:
+            tail = ordered.filter(request=window[-1][6]).filter(
+                Q(created_at__gt=window[-1][5])
+                | Q(created_at=window[-1][5], id__gt=window[-1][0])
+            )
+            window.extend(tail.values_list(*_ROW_FIELDS, "created_at", "request"))
         last = (window[-1][5], window[-1][0])
         yield [
             TurnRow(id=r[0], role=r[1], content=r[2], source=r[3], request_id=r[4])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import close_old_connections, connection
+
 from reflexio_admin import runner
 from reflexio_admin.models import OperationStatus
 
@@ -24,6 +26,8 @@ def run_operation(operation_id: int) -> None:
         # BaseException: rq stops a job that runs past its timeout with an
         # exception raised from a signal handler, and the row must say so.
         logger.exception("Operation %s failed", operation_id)
+        # The error may have been the database connection itself.
+        connection.close()
         runner.finish(operation_id, OperationStatus.FAILED, error_message=_reason(exc))
         raise
 
@@ -40,6 +44,7 @@ def on_job_failure(job: Any, connection: Any, exc_type: Any, exc: Any, tb: Any) 
     operation_id = job.args[0] if job.args else None
     if operation_id is None:
         return
+    close_old_connections()
     reason = _reason(exc) if isinstance(exc, BaseException) else "The job failed."
     if exc_type is not None and exc_type.__name__ == "AbandonedJobError":
         reason = (

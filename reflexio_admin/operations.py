@@ -206,7 +206,35 @@ def _retry_chain(operation: Operation) -> list[Operation]:
 
 
 def operations_reap_stale() -> int:
-    """Mark running operations whose worker stopped sending heartbeats as failed."""
+    """Repair operations whose job was lost; return how many were repaired.
+
+    A running operation whose worker stopped sending heartbeats is marked
+    failed (it can be retried). A queued operation whose job is no longer
+    in the queue (Redis restarted without persistence, or the web process
+    that held an embedded job stopped) is queued again.
+    """
+    return _fail_silent_runs() + _requeue_lost_jobs()
+
+
+def _requeue_lost_jobs() -> int:
+    limit = timezone.now() - timedelta(seconds=settings.OPERATION_QUEUED_GRACE_SECONDS)
+    lost = Operation.objects.filter(status=OperationStatus.QUEUED, created_at__lt=limit)
+    requeued = 0
+    for operation in lost.order_by("id")[:100]:
+        if queue.job_exists(operation.pk) is not False:
+            continue
+        try:
+            queue.enqueue_operation(operation.pk)
+        except queue.QueueUnavailable:
+            return requeued
+        logger.warning(
+            "Queued operation %s had lost its job; queued it again", operation.pk
+        )
+        requeued += 1
+    return requeued
+
+
+def _fail_silent_runs() -> int:
     limit = timezone.now() - timedelta(seconds=settings.OPERATION_STALE_SECONDS)
     stale = Operation.objects.filter(
         status=OperationStatus.RUNNING, heartbeat_at__lt=limit

@@ -32,6 +32,8 @@ class QueueUnavailable(Exception):
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+# Operations handed to the embedded pool of this process and not finished.
+_embedded_jobs: set[int] = set()
 
 
 def _embedded_executor() -> ThreadPoolExecutor:
@@ -52,6 +54,7 @@ def _run_in_thread(func: Callable[[int], None], operation_id: int) -> None:
     except Exception:
         logger.exception("Embedded job for operation %s failed", operation_id)
     finally:
+        _embedded_jobs.discard(operation_id)
         connections.close_all()
 
 
@@ -65,6 +68,7 @@ def enqueue_operation(operation_id: int) -> str:
         jobs.run_operation(operation_id)
         return job_id
     if backend == "embedded":
+        _embedded_jobs.add(operation_id)
         _embedded_executor().submit(_run_in_thread, jobs.run_operation, operation_id)
         return job_id
 
@@ -90,6 +94,24 @@ def enqueue_operation(operation_id: int) -> str:
             "started. Try again when Redis is back."
         ) from exc
     return job_id
+
+
+def job_exists(operation_id: int) -> bool | None:
+    """Whether the queue still holds the job of an operation; None if unknown."""
+    backend = settings.QUEUE_BACKEND
+    if backend == "sync":
+        return None
+    if backend == "embedded":
+        return operation_id in _embedded_jobs
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq.job import Job
+
+    try:
+        connection = django_rq.get_connection("default")
+        return Job.exists(f"operation-{operation_id}", connection=connection)
+    except RedisError:
+        return None
 
 
 def shutdown_embedded(wait: bool = True) -> None:

@@ -20,6 +20,7 @@ from importlib import import_module
 from typing import Any, Protocol
 
 from django.conf import settings
+from rq.timeouts import BaseTimeoutException as JobTimeoutException
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -207,6 +208,9 @@ def _process(plan: UserPlan, user_id: str, pooled: bool) -> UserOutcome | UserEr
         return UserError(str(exc)[:MAX_ERROR_LENGTH], exc.usage)
     except UserFailure as exc:
         return UserError(str(exc)[:MAX_ERROR_LENGTH])
+    except JobTimeoutException:
+        # The job ran past its time limit: the whole run stops here.
+        raise
     except Exception as exc:
         logger.exception("Unexpected error while processing a user")
         return UserError(f"internal error ({type(exc).__name__})")

@@ -184,6 +184,9 @@ EMBEDDED_QUEUE_WORKERS = envint("EMBEDDED_QUEUE_WORKERS", 2)
 OPERATION_HEARTBEAT_SECONDS = envfloat("OPERATION_HEARTBEAT_SECONDS", 10.0)
 # A running operation whose heartbeat is older than this is marked failed.
 OPERATION_STALE_SECONDS = envfloat("OPERATION_STALE_SECONDS", 90.0)
+# A queued operation whose job is missing from the queue after this long is
+# queued again.
+OPERATION_QUEUED_GRACE_SECONDS = envfloat("OPERATION_QUEUED_GRACE_SECONDS", 30.0)
 
 # LLM
 

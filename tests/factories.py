@@ -24,7 +24,8 @@ def conversation(
 ) -> Request:
     """Store one request with its turns; a bare string is a user turn."""
     _counter["n"] += 1
-    created = at or timezone.now() - timedelta(days=1)
+    # Later calls make later conversations, one minute apart.
+    created = at or timezone.now() - timedelta(days=1, minutes=-_counter["n"])
     request = Request.objects.create(
         request_id=f"req-{_counter['n']}-{user_id}",
         user_id=user_id,

@@ -50,7 +50,9 @@ def start_worker(*, burst: bool = False, **extra: str) -> subprocess.Popen[bytes
         cwd=ROOT,
         env=worker_env(**extra),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=open(os.environ.get("WORKER_LOG", os.devnull), "ab"),  # noqa: SIM115
+        # Its own process group, so a test can kill the worker with its horse.
+        start_new_session=True,
     )
 
 

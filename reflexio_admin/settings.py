@@ -205,8 +205,26 @@ LLM_CONCURRENCY = envint("LLM_CONCURRENCY", 8)
 API_MAX_BODY_BYTES = envint("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
+# Cache: Redis when there is one (shared by every process), else in-process.
+
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "reflexio",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Auth
 
+AUTHENTICATION_BACKENDS = ["reflexio_admin.security.ThrottledModelBackend"]
+# Failed sign-ins per account and per address before a cool-off.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_COOLOFF_SECONDS = envint("LOGIN_COOLOFF_SECONDS", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -25,3 +25,7 @@ for _name, _value in TEST_ENV_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 
 from reflexio_admin.settings import *  # noqa: E402, F403
+
+# Each test starts with an empty in-process cache (see tests/conftest.py), so
+# sign-in throttling in one test never locks out another.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

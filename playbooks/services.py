@@ -29,7 +29,12 @@ from reflexio_admin.models import (
     Operation,
     OperationKind,
 )
-from reflexio_admin.operations import OperationError, operation_start, scope_key
+from reflexio_admin.operations import (
+    OperationConflict,
+    OperationError,
+    operation_start,
+    scope_key,
+)
 from reflexio_admin.planning import Written
 from reflexio_admin.runner import UserOutcome
 from reflexio_admin.status import Status
@@ -138,7 +143,7 @@ def maybe_start_auto_extraction(
             params={"agent_version": agent_version, "user_id": user_id},
             key=scope_key(agent_version, user_id),
         )
-    except OperationError:
+    except OperationConflict:
         # A run for this user is already active; the next publish retries.
         return None
 

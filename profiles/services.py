@@ -26,7 +26,12 @@ from reflexio_admin.models import (
     Operation,
     OperationKind,
 )
-from reflexio_admin.operations import OperationError, operation_start, scope_key
+from reflexio_admin.operations import (
+    OperationConflict,
+    OperationError,
+    operation_start,
+    scope_key,
+)
 from reflexio_admin.planning import Written
 from reflexio_admin.runner import UserOutcome
 from reflexio_admin.status import TTL_DAYS, Status, TimeToLive
@@ -121,7 +126,7 @@ def maybe_start_auto_extraction(
             params={"user_id": user_id},
             key=scope_key(FAMILY, user_id),
         )
-    except OperationError:
+    except OperationConflict:
         # A run for this user is already queued or running; it, or the next
         # publish after it, picks these interactions up.
         return None

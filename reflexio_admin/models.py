@@ -56,7 +56,7 @@ class Interaction(models.Model):
     user_id = models.CharField(max_length=255)
     source = models.CharField(max_length=255, blank=True, default="")
     agent_version = models.CharField(max_length=255, default=DEFAULT_AGENT_VERSION)
-    role = models.CharField(max_length=64, default="User")
+    role = models.CharField(max_length=1000, default="User")
     content = models.TextField(blank=True, default="")
     tools_used = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,1 @@
+"""The JSON API that speaks Reflexio's wire format (see docs/api.md)."""

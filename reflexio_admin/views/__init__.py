@@ -1,0 +1,1 @@
+"""Console pages of the shared parts: overview, interactions, operations, settings."""

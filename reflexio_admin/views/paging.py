@@ -1,0 +1,131 @@
+"""Cursor pages and capped counts, so that lists stay fast at millions of rows.
+
+Lists page on the primary key, newest first: `?after=<id>` shows the rows with a
+smaller id. Tab counts stop at `COUNT_CAP`; past it a tab shows "10,000+".
+With a text filter they stop at `SEARCH_COUNT_CAP`: such a count cannot be read
+from an index alone, every counted row is fetched and matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.http import QueryDict
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = 100
+
+
+@dataclass(frozen=True)
+class CursorPage:
+    items: list[Any]
+    next_url: str | None
+    first_url: str | None
+
+
+@dataclass(frozen=True)
+class CappedCount:
+    value: int
+    capped: bool
+
+    def __str__(self) -> str:
+        return f"{self.value:,}+" if self.capped else f"{self.value:,}"
+
+
+def parse_cursor(value: str | None) -> int | None:
+    try:
+        cursor = int(value or "")
+    except ValueError:
+        return None
+    return cursor if cursor > 0 else None
+
+
+def query_url(params: QueryDict, **changes: str | None) -> str:
+    """`?query` with `changes` applied; a None value drops the parameter."""
+    query = params.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+def cursor_page[M: Model](
+    queryset: QuerySet[M],
+    params: QueryDict,
+    *,
+    size: int = PAGE_SIZE,
+    cursor_name: str = "after",
+) -> CursorPage:
+    """One page of `queryset`, newest first, starting below `?after=`."""
+    cursor = parse_cursor(params.get(cursor_name))
+    ordered = queryset.order_by("-pk")
+    if cursor is not None:
+        ordered = ordered.filter(pk__lt=cursor)
+    rows = list(ordered[: size + 1])
+    next_url = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_url = query_url(params, **{cursor_name: str(rows[-1].pk)})
+    first_url = query_url(params, **{cursor_name: None}) if cursor else None
+    return CursorPage(items=rows, next_url=next_url, first_url=first_url)
+
+
+def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> CappedCount:
+    """Count up to `cap` rows with a LIMITed subquery, never the whole table."""
+    value = queryset.order_by()[: cap + 1].count()
+    return CappedCount(value=min(value, cap), capped=value > cap)
+
+
+def tab_counts(
+    querysets: Mapping[str, QuerySet[Any]], *, searching: bool = False
+) -> dict[str, CappedCount]:
+    """Capped counts for tabs; lower caps while a text filter is on."""
+    if not searching:
+        return {key: capped_count(qs) for key, qs in querysets.items()}
+    return {key: _search_count(qs) for key, qs in querysets.items()}
+
+
+def _search_count(queryset: QuerySet[Any]) -> CappedCount:
+    # Newest first, like the list: the count walks the index the page walks
+    # and stops at the cap, where an unordered count would scan the table
+    # from wherever PostgreSQL's last sequential scan stopped.
+    value = queryset.order_by("-pk")[: SEARCH_COUNT_CAP + 1].count()
+    return CappedCount(
+        value=min(value, SEARCH_COUNT_CAP), capped=value > SEARCH_COUNT_CAP
+    )
+
+
+@dataclass(frozen=True)
+class Tab:
+    value: str
+    label: str
+    url: str
+    count: CappedCount
+    active: bool
+
+
+def status_tabs(
+    params: QueryDict,
+    choices: list[tuple[str, str]],
+    counts: dict[str, CappedCount],
+    *,
+    active: str,
+    name: str = "status",
+) -> list[Tab]:
+    """Tabs that keep every filter but the cursor."""
+    return [
+        Tab(
+            value=value,
+            label=label,
+            url=query_url(params, **{name: value, "after": None}),
+            count=counts[value],
+            active=value == active,
+        )
+        for value, label in choices
+    ]

@@ -1,0 +1,156 @@
+"""Agent playbooks: approve, reject and edit in place; aggregation from the console."""
+
+import pytest
+from django.urls import reverse
+
+from playbooks.models import AgentPlaybook, Approval
+from reflexio_admin.models import AuditEvent, Operation, OperationKind
+from tests.console.conftest import HTMX
+
+
+@pytest.fixture
+def proposal(db) -> AgentPlaybook:
+    return AgentPlaybook.objects.create(
+        agent_version="agent-v0",
+        playbook_name="default_playbook_extractor",
+        trigger="the user asks for a refund",
+        content="Refund to the card, not store credit.",
+    )
+
+
+def test_approving_in_place_returns_the_updated_card(reviewer, proposal):
+    response = reviewer.post(
+        reverse("playbooks:agent_playbook_approve", args=[proposal.pk]), **HTMX
+    )
+
+    proposal.refresh_from_db()
+    html = response.content.decode()
+    assert html.strip().startswith(
+        f'<article class="item" id="agent-playbook-{proposal.pk}"'
+    )
+    assert 'data-approval="approved"' in html
+    assert "approved by reviewer-user" in html
+    assert proposal.approval == Approval.APPROVED
+    assert proposal.reviewed_by.username == "reviewer-user"
+    assert (
+        AuditEvent.objects.get(action="agent_playbook_approved").after["approval"]
+        == "approved"
+    )
+
+
+def test_rejecting_without_htmx_goes_back_to_the_page(reviewer, proposal):
+    response = reviewer.post(
+        reverse("playbooks:agent_playbook_reject", args=[proposal.pk]),
+        {"next": "/playbooks/agent/?approval=pending"},
+    )
+
+    proposal.refresh_from_db()
+    assert response["Location"] == "/playbooks/agent/?approval=pending"
+    assert proposal.approval == Approval.REJECTED
+
+
+def test_approval_needs_a_post(reviewer, proposal):
+    response = reviewer.get(
+        reverse("playbooks:agent_playbook_approve", args=[proposal.pk])
+    )
+
+    assert response.status_code == 405
+
+
+def test_editing_in_place_saves_the_text_and_audits_it(reviewer, proposal):
+    form = reviewer.get(
+        reverse("playbooks:agent_playbook_edit", args=[proposal.pk]), **HTMX
+    )
+    response = reviewer.post(
+        reverse("playbooks:agent_playbook_edit", args=[proposal.pk]),
+        {
+            "trigger": "a refund is asked for",
+            "content": "Refund to the original card.",
+            "rationale": "Customers asked for it.",
+        },
+        **HTMX,
+    )
+
+    proposal.refresh_from_db()
+    event = AuditEvent.objects.get(action="agent_playbook_edited")
+    assert "<textarea" in form.content.decode()
+    assert "Refund to the original card." in response.content.decode()
+    assert proposal.content == "Refund to the original card."
+    assert event.before["content"] == "Refund to the card, not store credit."
+
+
+def test_an_empty_rule_is_refused_on_the_form(reviewer, proposal):
+    response = reviewer.post(
+        reverse("playbooks:agent_playbook_edit", args=[proposal.pk]),
+        {"content": ""},
+        **HTMX,
+    )
+
+    assert 'id="id_content_error"' in response.content.decode()
+
+
+def test_cancel_of_an_edit_brings_the_card_back(reviewer, proposal):
+    response = reviewer.get(
+        reverse("playbooks:agent_playbook_detail", args=[proposal.pk]), **HTMX
+    )
+
+    assert response.content.decode().strip().startswith("<article")
+
+
+def test_the_list_pages_by_approval_and_shows_sources(reviewer, playbooks_of_two_users):
+    reviewer.post(
+        reverse("playbooks:aggregate"),
+        {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"},
+    )
+
+    response = reviewer.get(reverse("playbooks:agent_playbook_list"))
+
+    html = response.content.decode()
+    proposal = AgentPlaybook.objects.get()
+    assert [tab.count.value for tab in response.context["tabs"]] == [1, 0, 0]
+    assert f'id="agent-playbook-{proposal.pk}"' in html
+    assert "Made from 2 user playbooks" in html
+    assert ">ana</a>" in html and ">ben</a>" in html
+
+
+def test_the_aggregation_form_previews_what_it_would_do(
+    reviewer, playbooks_of_two_users
+):
+    response = reviewer.get(
+        reverse("playbooks:aggregate"),
+        {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"},
+    )
+
+    html = response.content.decode()
+    assert "2 current user playbooks of agent-v0 / default_playbook_extractor" in html
+    assert "the 0 approved are never replaced" in html
+    assert "Run aggregation" in html
+
+
+def test_aggregation_that_cannot_run_says_exactly_why(reviewer, db):
+    preview = reviewer.get(
+        reverse("playbooks:aggregate"),
+        {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"},
+    )
+    started = reviewer.post(
+        reverse("playbooks:aggregate"),
+        {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"},
+        **HTMX,
+    )
+
+    assert "Only 0 current user playbook(s)" in preview.content.decode()
+    assert "Only 0 current user playbook(s)" in started.content.decode()
+    assert not Operation.objects.exists()
+
+
+def test_aggregation_starts_and_shows_its_progress(reviewer, playbooks_of_two_users):
+    response = reviewer.post(
+        reverse("playbooks:aggregate"),
+        {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"},
+        **HTMX,
+    )
+
+    operation = Operation.objects.get(kind=OperationKind.AGGREGATE_PLAYBOOKS)
+    assert operation.status == "completed"
+    assert "<progress" in response.content.decode()
+    assert "Agent playbooks" in response.content.decode()

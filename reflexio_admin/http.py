@@ -55,9 +55,13 @@ def render_page(
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
-    """The `next` parameter when it points at this site, else `fallback`."""
+    """The `next` parameter when it is a path on this site, else `fallback`.
+
+    Only absolute paths count: `redirect()` would read anything else as the
+    name of a URL pattern, and an unknown name is a 500, not a redirect.
+    """
     target = request.POST.get("next") or request.GET.get("next") or ""
     allowed = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return target if target and allowed else fallback
+    return target if target.startswith("/") and allowed else fallback

@@ -141,7 +141,9 @@ def _enqueue(operation: Operation) -> None:
     Operation.objects.filter(pk=operation.pk, rq_job_id="").update(rq_job_id=job_id)
 
 
-def operation_cancel(*, operation: Operation, actor: Any = None) -> Operation:
+def operation_cancel(
+    *, operation: Operation, actor: Any = None, ip_address: str | None = None
+) -> Operation:
     """Ask a run to stop before its next user; a queued run stops at once."""
     if not operation.is_active:
         raise OperationError(
@@ -153,13 +155,18 @@ def operation_cancel(*, operation: Operation, actor: Any = None) -> Operation:
             status=OperationStatus.CANCELLED, finished_at=timezone.now()
         )
         audit_record(
-            action="operation_cancel_requested", actor=actor, operation=operation
+            action="operation_cancel_requested",
+            actor=actor,
+            operation=operation,
+            ip_address=ip_address,
         )
     operation.refresh_from_db()
     return operation
 
 
-def operation_retry(*, operation: Operation, actor: Any = None) -> Operation:
+def operation_retry(
+    *, operation: Operation, actor: Any = None, ip_address: str | None = None
+) -> Operation:
     """Run the users of a finished run again that did not complete.
 
     A run that ended normally retries its failed users; a run that failed or
@@ -195,6 +202,7 @@ def operation_retry(*, operation: Operation, actor: Any = None) -> Operation:
         key=operation.scope_key,
         requested_by=actor,
         retry_of=operation,
+        ip_address=ip_address,
     )
 
 
@@ -218,17 +226,22 @@ def operations_reap_stale() -> int:
 
 def _requeue_lost_jobs() -> int:
     limit = timezone.now() - timedelta(seconds=settings.OPERATION_QUEUED_GRACE_SECONDS)
-    lost = Operation.objects.filter(status=OperationStatus.QUEUED, created_at__lt=limit)
+    waiting = list(
+        Operation.objects.filter(status=OperationStatus.QUEUED, created_at__lt=limit)
+        .order_by("id")
+        .values_list("pk", flat=True)[:100]
+    )
+    # One round trip for all of them: every operation start runs this, and a
+    # backlog of queued runs is normal while workers are busy.
+    lost = queue.missing_jobs(waiting) if waiting else None
     requeued = 0
-    for operation in lost.order_by("id")[:100]:
-        if queue.job_exists(operation.pk) is not False:
-            continue
+    for operation_id in sorted(lost or ()):
         try:
-            queue.enqueue_operation(operation.pk)
+            queue.enqueue_operation(operation_id)
         except queue.QueueUnavailable:
             return requeued
         logger.warning(
-            "Queued operation %s had lost its job; queued it again", operation.pk
+            "Queued operation %s had lost its job; queued it again", operation_id
         )
         requeued += 1
     return requeued

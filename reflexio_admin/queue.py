@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -112,6 +112,30 @@ def job_exists(operation_id: int) -> bool | None:
         return Job.exists(f"operation-{operation_id}", connection=connection)
     except RedisError:
         return None
+
+
+def missing_jobs(operation_ids: Sequence[int]) -> set[int] | None:
+    """The operations among `operation_ids` whose job the queue no longer holds.
+
+    One round trip to Redis for all of them; None when that is unknown.
+    """
+    backend = settings.QUEUE_BACKEND
+    if backend == "sync":
+        return None
+    if backend == "embedded":
+        return {pk for pk in operation_ids if pk not in _embedded_jobs}
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq.job import Job
+
+    try:
+        pipeline = django_rq.get_connection("default").pipeline(transaction=False)
+        for pk in operation_ids:
+            pipeline.exists(Job.key_for(f"operation-{pk}"))
+        found = pipeline.execute()
+    except RedisError:
+        return None
+    return {pk for pk, exists in zip(operation_ids, found, strict=True) if not exists}
 
 
 def shutdown_embedded(wait: bool = True) -> None:

@@ -8,13 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import (
     user_logged_in,
     user_logged_out,
     user_login_failed,
 )
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -86,6 +87,24 @@ class ThrottledModelBackend(ModelBackend):
         )
 
 
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """The login form, saying so plainly when sign-in is paused.
+
+    Django's form answers a refused sign-in with its generic "enter a correct
+    username and password"; during a cool-off that would send people guessing
+    passwords again, so the form names the pause and how long it lasts.
+    """
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError:
+            username = self.cleaned_data.get("username") or ""
+            if username and login_locked(username, client_address(self.request)):
+                raise ValidationError(cooloff_message(), code="throttled") from None
+            raise
+
+
 @receiver(user_login_failed)
 def _on_login_failed(
     sender: Any,
@@ -120,9 +139,15 @@ def _on_logged_out(
         audit_record(action="logout", actor=user, ip_address=client_address(request))
 
 
-def record_permission_denied(request: HttpRequest, permission: str) -> None:
-    """Audit a refused request: who, what they tried, from where."""
-    user = getattr(request, "user", None)
+def record_permission_denied(
+    request: HttpRequest, permission: str, *, actor: Any = None
+) -> None:
+    """Audit a refused request: who, what they tried, from where.
+
+    `actor` defaults to the session's user; the API passes the user of the
+    API key, since API requests carry no session.
+    """
+    user = actor if actor is not None else getattr(request, "user", None)
     audit_record(
         action="permission_denied",
         actor=user,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -31,12 +32,25 @@ REVIEW = roles.REVIEW_PLAYBOOKS
 
 
 class AuthError(Exception):
-    """The request is not allowed; `status_code` is 401 or 403."""
+    """The request is not allowed; `status_code` is 401 or 403.
 
-    def __init__(self, status_code: int, message: str) -> None:
+    A 403 names the permission that was missing and the user who lacked it,
+    for the audit log.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        permission: str = "",
+        user: Any = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.permission = permission
+        self.user = user
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -94,4 +108,6 @@ def require(key: ApiKey, permission: str) -> None:
         f"The user of this API key ({key.user.get_username()}) lacks the "
         f"'{name}' permission this call needs. Ask an admin for a role that "
         "grants it.",
+        permission=permission,
+        user=key.user,
     )

@@ -33,6 +33,7 @@ from reflexio_admin.api.schemas import describe_errors, nul_path
 from reflexio_admin.audit import client_address
 from reflexio_admin.models import ApiKey, Operation
 from reflexio_admin.operations import OperationError
+from reflexio_admin.security import record_permission_denied
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +176,6 @@ def endpoint(
     """
 
     def decorate(view: View) -> Callable[..., HttpResponse]:
-        @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in methods:
@@ -192,9 +192,15 @@ def endpoint(
                 response = error_response(exc.status_code, exc.message)
                 if exc.status_code == 401:
                     response["WWW-Authenticate"] = 'Bearer realm="reflexio"'
+                if exc.status_code == 403:
+                    record_permission_denied(request, exc.permission, actor=exc.user)
                 return response
 
-        return wrapper
+        # What the endpoint accepts, for the tests that walk every endpoint.
+        wrapper.api_methods = methods  # type: ignore[attr-defined]
+        wrapper.api_permission = permission  # type: ignore[attr-defined]
+        wrapper.api_schema = schema  # type: ignore[attr-defined]
+        return csrf_exempt(wrapper)
 
     return decorate
 

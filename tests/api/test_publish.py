@@ -160,7 +160,8 @@ def test_a_missing_session_id_and_user_id_are_both_reported(api):
 
 def test_a_role_of_a_thousand_characters_is_stored_whole(api):
     response = api.post(
-        "publish_interaction", publish_body("ana", {"role": "R" * 1000, "content": "hi"})
+        "publish_interaction",
+        publish_body("ana", {"role": "R" * 1000, "content": "hi"}),
     )
 
     assert response.status_code == 200

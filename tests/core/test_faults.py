@@ -298,3 +298,31 @@ def test_starting_while_redis_is_down_gives_a_clear_error_and_no_queued_row(
         services.rerun_profile_generation(user_id="ana")
 
     assert not Operation.objects.filter(status=OperationStatus.QUEUED).exists()
+
+
+def test_starting_from_the_api_or_console_while_redis_is_down_says_so(own_redis):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from reflexio_admin.models import ApiKey
+
+    conversation("ana", ["I live in Berlin."])
+    root = User.objects.create_superuser("root", password="x")
+    _, key = ApiKey.issue(user=root, name="k")
+    console = Client()
+    console.force_login(root)
+    own_redis.stop()
+
+    api = Client().post(
+        "/api/rerun_profile_generation",
+        '{"user_id": "ana"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    form = console.post("/profiles/rerun/", {"user_id": "ana", "time_zone": "UTC"})
+
+    assert api.status_code == 503
+    assert "Redis" in api.json()["msg"]
+    assert form.status_code == 200
+    assert "Redis" in form.content.decode()
+    assert not Operation.objects.filter(status=OperationStatus.QUEUED).exists()

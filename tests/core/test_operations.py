@@ -77,6 +77,7 @@ def test_a_passing_model_fault_is_retried_and_the_user_succeeds(openai_llm, faul
         ({"malformed": True, "times": 2}, "malformed"),
         ({"delay": 3.0, "times": 2}, "timed out"),
     ],
+    ids=["refusal", "truncated", "malformed", "timeout"],
 )
 def test_a_lasting_model_fault_fails_that_user_with_the_reason(
     openai_llm, fault, reason
@@ -93,6 +94,27 @@ def test_a_lasting_model_fault_fails_that_user_with_the_reason(
     failure = OperationUser.objects.get(operation=operation, state="failed")
     assert reason in failure.error
     assert UserProfile.objects.filter(user_id="ben", status=Status.PENDING).exists()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"refusal": "I can't help with that"},
+        {"truncated": True},
+        {"malformed": True, "times": 2},
+    ],
+    ids=["refusal", "truncated", "malformed"],
+)
+def test_the_tokens_of_an_unusable_answer_are_still_recorded(openai_llm, fault):
+    conversation("ana", ["I live in Berlin."])
+    openai_llm.push(**fault)
+
+    operation = services.rerun_profile_generation(user_id="ana")
+
+    operation.refresh_from_db()
+    assert (operation.processed_users, operation.failed_users) == (0, 1)
+    assert operation.prompt_tokens > 0
+    assert operation.completion_tokens > 0
 
 
 def test_a_cancelled_run_stops_before_the_next_user_and_keeps_what_it_wrote(

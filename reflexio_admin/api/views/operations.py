@@ -12,6 +12,7 @@ from reflexio_admin.api.http import (
     ApiError,
     ApiRequest,
     Json,
+    actor_of,
     endpoint,
     get_or_404,
     started,
@@ -91,7 +92,7 @@ def cancel_operation(
     cancelled = []
     for operation in targets:
         try:
-            operation_cancel(operation=operation, actor=request.api_user)
+            operation_cancel(operation=operation, **actor_of(request))
         except OperationError:
             continue  # It ended between the query and the cancel.
         cancelled.append(operation)
@@ -119,7 +120,7 @@ def retry_operation(
     request: ApiRequest, payload: schemas.RetryOperationRequest
 ) -> Json:
     original = get_or_404(Operation.objects, "operation", pk=payload.operation_id)
-    operation = operation_retry(operation=original, actor=request.api_user)
+    operation = operation_retry(operation=original, **actor_of(request))
     return {
         "success": True,
         "msg": started(operation),

@@ -8,7 +8,8 @@ from typing import Any
 from django.db import close_old_connections, connection
 
 from reflexio_admin import runner
-from reflexio_admin.models import OperationStatus
+from reflexio_admin.llm import use_model_names
+from reflexio_admin.models import GenerationSettings, OperationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,9 @@ def run_operation(operation_id: int) -> None:
         logger.info("Operation %s is not queued any more; skipping", operation_id)
         return
     logger.info("Operation %s (%s) started", operation_id, operation.kind)
+    # Model names may have been changed in the console since this worker began.
+    config = GenerationSettings.load()
+    use_model_names(config.chat_model, config.embedding_model)
     try:
         runner.execute(operation)
     except BaseException as exc:

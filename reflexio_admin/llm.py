@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The HTTP library of the openai SDK (a pinned dependency of it).
+import httpx2
 import openai
 from django.conf import settings
 
@@ -180,14 +182,26 @@ _provider_lock = threading.Lock()
 _cached_provider: tuple[_Config, Provider] | None = None
 
 
+# Model names chosen in the console's Settings; they win over the settings
+# module. Set by `use_model_names()` when a job starts and when they are saved.
+_model_names: tuple[str, str] = ("", "")
+
+
+def use_model_names(chat_model: str, embedding_model: str) -> None:
+    """Use these model names (empty: the settings module's) from now on."""
+    global _model_names
+    _model_names = (chat_model.strip(), embedding_model.strip())
+
+
 def _read_config() -> _Config:
+    chat_override, embedding_override = _model_names
     return _Config(
         api_key=getattr(settings, "OPENAI_API_KEY", "") or "",
         base_url=getattr(settings, "OPENAI_BASE_URL", None) or None,
-        chat_model=getattr(settings, "REFLEXIO_CHAT_MODEL", "gpt-4o-mini"),
-        embedding_model=getattr(
-            settings, "REFLEXIO_EMBEDDING_MODEL", "text-embedding-3-small"
-        ),
+        chat_model=chat_override
+        or getattr(settings, "REFLEXIO_CHAT_MODEL", "gpt-4o-mini"),
+        embedding_model=embedding_override
+        or getattr(settings, "REFLEXIO_EMBEDDING_MODEL", "text-embedding-3-small"),
         timeout=float(getattr(settings, "LLM_TIMEOUT", 30.0)),
         max_retries=int(getattr(settings, "LLM_MAX_RETRIES", 2)),
     )
@@ -206,6 +220,26 @@ def get_provider() -> Provider:
         if _cached_provider is None or _cached_provider[0] != config:
             _cached_provider = (config, _build_provider(config))
         return _cached_provider[1]
+
+
+_slots_lock = threading.Lock()
+_slots: tuple[int, threading.BoundedSemaphore] | None = None
+
+
+def call_slots() -> threading.BoundedSemaphore:
+    """The process-wide limit on model calls in flight: `LLM_CONCURRENCY`.
+
+    Callers may run more threads than that (a run overlaps its database work
+    with other users' model calls); each request to the model server holds a
+    slot while it is out (see `_SlotTransport`).
+    """
+    global _slots
+
+    limit = max(1, int(getattr(settings, "LLM_CONCURRENCY", 8)))
+    with _slots_lock:
+        if _slots is None or _slots[0] != limit:
+            _slots = (limit, threading.BoundedSemaphore(limit))
+        return _slots[1]
 
 
 def reset_provider() -> None:
@@ -619,6 +653,19 @@ def _rule_from(data: Mapping[str, Any], *, source_limit: int, merge_limit: int) 
     )
 
 
+class _SlotTransport(httpx2.HTTPTransport):
+    """The SDK's HTTP transport, holding a call slot while a request is out.
+
+    Only the round trip to the model server counts against `LLM_CONCURRENCY`:
+    the SDK builds each request and parses each answer outside the slot, and
+    retries wait for their back-off outside it too.
+    """
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        with call_slots():
+            return super().handle_request(request)
+
+
 class OpenAIProvider:
     """Calls an OpenAI-compatible server through the official SDK."""
 
@@ -643,6 +690,7 @@ class OpenAIProvider:
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            http_client=openai.DefaultHttpxClient(transport=_SlotTransport()),
         )
 
     def __repr__(self) -> str:

@@ -95,6 +95,12 @@ class GenerationSettings(models.Model):
     def __str__(self) -> str:
         return "generation settings"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        from reflexio_admin.llm import use_model_names
+
+        use_model_names(self.chat_model, self.embedding_model)
+
     @classmethod
     def load(cls) -> GenerationSettings:
         obj, _ = cls.objects.get_or_create(pk=1, defaults={"batch_size": 10})

@@ -34,5 +34,9 @@ def chromium_path() -> str:
 def _empty_cache():
     from django.core.cache import cache
 
+    from reflexio_admin.llm import use_model_names
+
     cache.clear()
     yield
+    # Model names saved in Settings by one test must not leak into the next.
+    use_model_names("", "")

@@ -8,7 +8,9 @@
 #   make lint      ruff format --check + ruff check
 #   make fmt       ruff format + ruff check --fix
 #   make worker    rq worker on the "default" queue (needs REDIS_URL)
-#   make bench     python -m bench
+#   make bench     seed PostgreSQL, run the benchmarks, print the table and write
+#                  bench-results/latest.json (BENCH_ARGS="--size small" for a
+#                  quick run); see docs/performance.md
 #   make clean     remove .venv and caches (keeps var/, the local SQLite data)
 
 SHELL := /bin/bash
@@ -44,7 +46,7 @@ help:
 	@echo "  make lint      ruff format --check + ruff check"
 	@echo "  make fmt       ruff format + ruff check --fix"
 	@echo "  make worker    rq worker on the 'default' queue (needs REDIS_URL)"
-	@echo "  make bench     run the benchmarks (python -m bench)"
+	@echo "  make bench     run the benchmarks (BENCH_ARGS='--size small' for a quick run)"
 	@echo "  make clean     remove .venv and caches (keeps var/)"
 
 # --- environment -------------------------------------------------------------
@@ -95,8 +97,26 @@ worker: install
 	fi
 	$(PY) manage.py rqworker default
 
+# The bench's own database and Redis db, so it never touches the tests' data;
+# BENCH_ARGS passes flags, e.g. BENCH_ARGS="--size small --only pages".
+bench: DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/reflexio_bench
+bench: REDIS_URL ?= redis://127.0.0.1:6379/11
+bench: SECRET_KEY ?= bench-secret-not-for-production
+bench: DEBUG ?= 0
+bench: ALLOWED_HOSTS ?= 127.0.0.1,localhost,testserver
+BENCH_ARGS ?=
+
 bench: install
-	$(PY) -m bench
+	bash scripts/services.sh start
+	DATABASE_URL='$(DATABASE_URL)' \
+	REDIS_URL='$(REDIS_URL)' \
+	SECRET_KEY='$(SECRET_KEY)' \
+	DEBUG='$(DEBUG)' \
+	SECURE_SSL_REDIRECT=0 \
+	SECURE_COOKIES=0 \
+	SECURE_HSTS_SECONDS=0 \
+	ALLOWED_HOSTS='$(ALLOWED_HOSTS)' \
+	$(PY) -m bench $(BENCH_ARGS)
 
 # --- tests ----------------------------------------------------------------------
 

@@ -127,21 +127,21 @@ def maybe_start_auto_extraction(
 ) -> Operation | None:
     """Queue automatic extraction once enough new interactions have arrived."""
     agent_version = _version(agent_version)
-    cursor = ExtractionCursor.objects.filter(
-        scope_key=cursor_key(user_id, agent_version)
-    ).first()
-    fresh = Interaction.objects.filter(
-        user_id=user_id,
-        agent_version=agent_version,
-        pk__gt=cursor.last_interaction_id if cursor else 0,
+    key = scope_key(agent_version, user_id)
+    due = planning.extraction_due(
+        Interaction.objects.filter(user_id=user_id, agent_version=agent_version),
+        cursor_key=cursor_key(user_id, agent_version),
+        batch_interval=batch_interval,
+        kind=OperationKind.AUTO_PLAYBOOKS,
+        key=key,
     )
-    if not fresh[batch_interval - 1 : batch_interval].exists():
+    if not due:
         return None
     try:
         return operation_start(
             kind=OperationKind.AUTO_PLAYBOOKS,
             params={"agent_version": agent_version, "user_id": user_id},
-            key=scope_key(agent_version, user_id),
+            key=key,
         )
     except OperationConflict:
         # A run for this user is already active; the next publish retries.

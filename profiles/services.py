@@ -115,16 +115,19 @@ def maybe_start_auto_extraction(
     *, user_id: str, batch_interval: int
 ) -> Operation | None:
     """Queue automatic extraction once enough new interactions have arrived."""
-    cursor = ExtractionCursor.objects.filter(scope_key=cursor_key(user_id)).first()
-    since = cursor.last_interaction_id if cursor else 0
-    fresh = Scope(user_id=user_id).queryset().filter(pk__gt=since)
-    if fresh[batch_interval - 1 : batch_interval].count() == 0:
+    key = scope_key(FAMILY, user_id)
+    due = planning.extraction_due(
+        Scope(user_id=user_id).queryset(),
+        cursor_key=cursor_key(user_id),
+        batch_interval=batch_interval,
+        kind=OperationKind.AUTO_PROFILES,
+        key=key,
+    )
+    if not due:
         return None
     try:
         return operation_start(
-            kind=OperationKind.AUTO_PROFILES,
-            params={"user_id": user_id},
-            key=scope_key(FAMILY, user_id),
+            kind=OperationKind.AUTO_PROFILES, params={"user_id": user_id}, key=key
         )
     except OperationConflict:
         # A run for this user is already queued or running; it, or the next

@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Max,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Cast, JSONObject
 
 from reflexio_admin.models import DeletedItem, Interaction
 from reflexio_admin.status import Status
@@ -72,11 +85,12 @@ def lock_scope(family: str, user_id: str | None) -> None:
         if user_id is None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_advisory_key(family)])
             return
+        # One round trip, family lock first: the OFFSET 0 subquery runs
+        # before the outer call can, since that call needs its row.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock_shared(%s)", [_advisory_key(family)]
-        )
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [_advisory_key(f"{family}/{user_id}")]
+            "SELECT pg_advisory_xact_lock(%s) FROM "
+            "(SELECT pg_advisory_xact_lock_shared(%s) OFFSET 0) AS family",
+            [_advisory_key(f"{family}/{user_id}"), _advisory_key(family)],
         )
 
 
@@ -108,12 +122,12 @@ def replace_pending(
     Never touches current or archived rows of the scope.
     """
     with transaction.atomic():
+        # The scope lock keeps every other writer of the scope out until
+        # commit, so the old pending set is deleted without loading it.
         lock_scope(generation_model._meta.app_label, scope["user_id"])
-        old = generation_model._default_manager.select_for_update().filter(
-            status=Status.PENDING, **scope
-        )
-        item_model._default_manager.filter(generation__in=old).delete()
-        old.delete()
+        old = generation_model._default_manager.filter(status=Status.PENDING, **scope)
+        _delete_set(item_model._default_manager.filter(generation__in=old))
+        _delete_set(old)
         generation = generation_model._default_manager.create(
             status=Status.PENDING,
             operation_id=operation_id,
@@ -144,6 +158,53 @@ def generation_for(
     return generation
 
 
+def _delete_set(queryset: QuerySet[Any]) -> int:
+    """Delete the rows of `queryset` with one statement, without loading them.
+
+    Many-to-many links to those rows go first, the same way. Other cascades
+    are the caller's business: `upgrade` deletes items before generations.
+    """
+    model = queryset.model
+    ids = queryset.order_by().values("pk")
+    for relation in model._meta.related_objects:
+        if relation.many_to_many:
+            through = relation.through  # type: ignore[attr-defined]
+            link = relation.field.m2m_reverse_field_name()  # type: ignore[union-attr]
+            through._default_manager.filter(**{f"{link}__in": ids}).delete()
+    sql, params = ids.query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({sql})", params)
+        return cursor.rowcount
+
+
+def _snapshot_into(
+    event: Any, doomed: QuerySet[Any], kind: str, fields: tuple[str, ...]
+) -> None:
+    """Copy `doomed` items into DeletedItem rows with one INSERT ... SELECT."""
+    rows = (
+        doomed.order_by()
+        .annotate(
+            _event=Value(event.pk, output_field=BigIntegerField()),
+            _kind=Value(kind, output_field=CharField()),
+            _item=Cast("pk", CharField()),
+            _user=F("user_id"),
+            _data=JSONObject(**{name: F(name) for name in ("user_id", *fields)}),
+        )
+        .values_list("_event", "_kind", "_item", "_user", "_data")
+    )
+    sql, params = rows.query.sql_with_params()
+    meta = DeletedItem._meta
+    columns = ", ".join(
+        connection.ops.quote_name(meta.get_field(name).column)
+        for name in ("audit_event", "kind", "item_id", "user_id", "data")
+    )
+    table = connection.ops.quote_name(meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {sql}", params)
+
+
 def upgrade(
     *,
     generation_model: type[Model],
@@ -160,62 +221,59 @@ def upgrade(
     deleted (a snapshot of each item is kept with the audit event), the current
     one becomes archived, and the pending one becomes current. Scopes without
     a pending generation are left alone, so nobody is left with nothing live.
-    Two concurrent upgrades of the same scope serialise on the pending rows:
-    the second finds nothing left to promote.
+    Two concurrent upgrades of the same scope serialise on `lock_scope`: the
+    second finds nothing left to promote.
 
-    `audit_event_factory(result)` is called inside the transaction to write the
-    audit event; it returns the event.
+    Every step is one set-based statement, whatever the number of users: no
+    row is loaded into Python. `audit_event_factory(result)` is called inside
+    the transaction to write the audit event; it returns the event.
     """
     generations = generation_model._default_manager
     items = item_model._default_manager
     with transaction.atomic():
         lock_scope(generation_model._meta.app_label, user_id)
-        pending_ids = list(
-            generations.select_for_update()
-            .filter(scope, status=Status.PENDING)
-            .values_list("pk", flat=True)
-        )
-        if not pending_ids:
-            return UpgradeResult(), None
         pending = generations.filter(scope, status=Status.PENDING)
-        users = pending.values("user_id").distinct().count()
-        replaced = Q(scope) & Q(_same_scope(generation_model, Status.PENDING))
-        archived_gens = generations.filter(replaced, status=Status.ARCHIVED)
-        current_gens = generations.filter(replaced, status=Status.CURRENT)
-
-        doomed = items.filter(generation__in=archived_gens)
-        snapshot = list(doomed.values("pk", "user_id", *snapshot_fields))
-        deleted = doomed.delete()[0]
-        archived_gens.delete()
-        archived = items.filter(generation__in=current_gens).update(
-            status=Status.ARCHIVED
+        # `status__in` every status: it lets the (status, user_id) index find
+        # one user's generations instead of a scan of the whole table.
+        replaced = generations.filter(
+            Q(scope) & Q(_same_scope(generation_model, Status.PENDING)),
+            status__in=Status.values,
         )
-        current_gens.update(status=Status.ARCHIVED, archived_by_downgrade=False)
-        promoted = items.filter(generation__in=pending).update(status=Status.CURRENT)
-        pending.update(status=Status.CURRENT)
-
+        # What each status holds, counted in one query before anything moves,
+        # so that the audit event (which the snapshots point at) comes first.
+        items_of = item_model._meta.get_field("generation").related_query_name()
+        held = {
+            row["status"]: row
+            for row in replaced.order_by()
+            .values("status")
+            .annotate(
+                scopes=Count("pk", distinct=True),
+                users=Count("user_id", distinct=True),
+                items=Count(items_of),
+            )
+        }
+        if Status.PENDING not in held:
+            return UpgradeResult(), None
         result = UpgradeResult(
-            promoted=promoted,
-            archived=archived,
-            deleted=deleted,
-            scopes=len(pending_ids),
-            users=users,
+            promoted=held[Status.PENDING]["items"],
+            archived=held.get(Status.CURRENT, {}).get("items", 0),
+            deleted=held.get(Status.ARCHIVED, {}).get("items", 0),
+            scopes=held[Status.PENDING]["scopes"],
+            users=held[Status.PENDING]["users"],
         )
         event = audit_event_factory(result)
-        if snapshot:
-            DeletedItem.objects.bulk_create(
-                [
-                    DeletedItem(
-                        audit_event=event,
-                        kind=snapshot_kind,
-                        item_id=str(row.pop("pk")),
-                        user_id=row["user_id"],
-                        data=row,
-                    )
-                    for row in snapshot
-                ],
-                batch_size=1000,
-            )
+
+        archived_gens = replaced.filter(status=Status.ARCHIVED)
+        doomed = items.filter(generation__in=archived_gens)
+        if result.deleted:
+            _snapshot_into(event, doomed, snapshot_kind, snapshot_fields)
+            _delete_set(doomed)
+        _delete_set(archived_gens)
+        current_gens = replaced.filter(status=Status.CURRENT)
+        items.filter(generation__in=current_gens).update(status=Status.ARCHIVED)
+        current_gens.update(status=Status.ARCHIVED, archived_by_downgrade=False)
+        items.filter(generation__in=pending).update(status=Status.CURRENT)
+        pending.update(status=Status.CURRENT)
     return result, event
 
 

@@ -290,9 +290,8 @@ def publish_interactions(
     )
     request = prepared.request
     try:
+        # The unique request_id refuses a duplicate; no query looks first.
         with transaction.atomic():
-            if Request.objects.filter(request_id=request.request_id).exists():
-                raise DuplicateRequestError(_duplicate(request.request_id))
             request.save()
             Interaction.objects.bulk_create(_attach(prepared), batch_size=1000)
     except IntegrityError:

@@ -194,11 +194,14 @@ def similarity_matrix(
                 if not stored[i, j]:
                     matrix[i, j] = offline[a, b]
 
+    # Each text normalised once: a review of 50 against 50 would otherwise
+    # normalise 2,500 texts.
+    same_text: dict[str, list[int]] = defaultdict(list)
+    for j, other in enumerate(current):
+        same_text[normalise(other.text)].append(j)
     for i, item in enumerate(pending):
-        text = normalise(item.text)
-        for j, other in enumerate(current):
-            if text == normalise(other.text):
-                matrix[i, j] = 1.0
+        for j in same_text.get(normalise(item.text), ()):
+            matrix[i, j] = 1.0
     return np.clip(matrix, -1.0, 1.0)
 
 

@@ -7,11 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Exists, Model, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from reflexio_admin.interactions import Scope
 from reflexio_admin.llm import Usage
-from reflexio_admin.models import GenerationSettings
+from reflexio_admin.models import (
+    ACTIVE_STATUSES,
+    ExtractionCursor,
+    GenerationSettings,
+    Interaction,
+    Operation,
+)
 from reflexio_admin.operations import OperationError
 from reflexio_admin.runner import UserOutcome
 
@@ -68,6 +75,32 @@ def require_interactions(scope: Scope) -> None:
     raise OperationError(
         f"No interactions found{where}; there is nothing to generate from."
     )
+
+
+def extraction_due(
+    interactions: QuerySet[Interaction],
+    *,
+    cursor_key: str,
+    batch_interval: int,
+    kind: str,
+    key: str,
+) -> bool:
+    """Whether automatic extraction of a scope should be queued, in one query.
+
+    True when `batch_interval` of `interactions` arrived after the scope's
+    extraction cursor and no run of `kind` is already active for `key`.
+    Publishing asks this on every request, so it is one indexed query.
+    """
+    since = ExtractionCursor.objects.filter(scope_key=cursor_key).values(
+        "last_interaction_id"
+    )[:1]
+    active = Operation.objects.filter(
+        kind=kind, scope_key=key, status__in=ACTIVE_STATUSES
+    )
+    fresh = interactions.filter(pk__gt=Coalesce(Subquery(since), Value(0))).filter(
+        ~Exists(active)
+    )
+    return fresh.order_by()[batch_interval - 1 : batch_interval].exists()
 
 
 def batch_size(extractor: Any, config: GenerationSettings) -> int | None:

@@ -11,19 +11,19 @@ is noticed.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Protocol
 
 from django.conf import settings
-from rq.timeouts import BaseTimeoutException as JobTimeoutException
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from rq.timeouts import BaseTimeoutException as JobTimeoutException
 
 from reflexio_admin.llm import LLMError, Usage
 from reflexio_admin.models import (
@@ -36,6 +36,9 @@ from reflexio_admin.models import (
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5
+# Threads per model slot: while some wait on the model, others do their
+# users' database work, so the model stays busy.
+USER_THREADS_PER_SLOT = 2
 MAX_ERROR_LENGTH = 500
 
 # Where each kind's plan is built: "module:function(operation) -> plan".
@@ -152,7 +155,7 @@ def _execute_users(operation: Operation, plan: UserPlan) -> None:
         for user_id in users:
             if progress.cancelled():
                 break
-            progress.add(user_id, _process(plan, user_id, pooled=False))
+            progress.add(user_id, _process(plan, user_id))
     else:
         _run_pool(plan, users, progress, concurrency)
     progress.flush(force=True)
@@ -169,29 +172,80 @@ def _execute_users(operation: Operation, plan: UserPlan) -> None:
 def _run_pool(
     plan: UserPlan, users: Iterator[str], progress: _Progress, concurrency: int
 ) -> None:
-    in_flight: dict[Future[UserOutcome | UserError], str] = {}
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="reflexio-user") as pool:
-        exhausted = False
+    """Process users on `concurrency` x USER_THREADS_PER_SLOT threads.
+
+    The model sees at most `concurrency` calls at once (`llm.call_slots`);
+    the extra threads read and write the database for their users while the
+    others wait on the model, so the model is never left idle for that.
+    Each thread keeps its database connection until the run ends.
+    """
+    size = int(concurrency * USER_THREADS_PER_SLOT)
+    todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[str, UserOutcome | UserError]] = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            while (user_id := todo.get()) is not None:
+                done.put((user_id, _process(plan, user_id)))
+                _repair_connection()
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=work, name=f"reflexio-user-{i}", daemon=True)
+        for i in range(size)
+    ]
+    for thread in threads:
+        thread.start()
+    queued = 0
+    exhausted = False
+    try:
         while True:
-            while not exhausted and len(in_flight) < concurrency * 2:
-                if progress.cancelled():
-                    exhausted = True
-                    break
+            while not exhausted and queued < size * 2:
                 user_id = next(users, None)
                 if user_id is None:
                     exhausted = True
                     break
-                future = pool.submit(_process, plan, user_id, True)
-                in_flight[future] = user_id
-            if not in_flight:
+                todo.put(user_id)
+                queued += 1
+            if not queued:
                 return
-            done, _ = wait(
-                in_flight, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED
-            )
-            for future in done:
-                user_id = in_flight.pop(future)
-                progress.add(user_id, future.result())
-            progress.flush()
+            try:
+                user_id, outcome = done.get(timeout=FLUSH_SECONDS)
+            except queue.Empty:
+                progress.flush()
+            else:
+                queued -= 1
+                progress.add(user_id, outcome)
+            if progress.cancelled() and not exhausted:
+                # Stop before the next user: drop the users nobody started.
+                exhausted = True
+                queued -= _drain(todo)
+    finally:
+        _drain(todo)
+        for _ in threads:
+            todo.put(None)
+        for thread in threads:
+            thread.join(timeout=FLUSH_SECONDS)
+
+
+def _repair_connection() -> None:
+    """Drop this thread's connection if an error left it unusable."""
+    if connection.connection is not None and connection.errors_occurred:
+        if not connection.is_usable():
+            connection.close()
+        connection.errors_occurred = False
+
+
+def _drain(todo: queue.SimpleQueue[str | None]) -> int:
+    """Take every waiting user off `todo`; return how many there were."""
+    dropped = 0
+    while True:
+        try:
+            todo.get_nowait()
+        except queue.Empty:
+            return dropped
+        dropped += 1
 
 
 @dataclass(frozen=True)
@@ -200,7 +254,7 @@ class UserError:
     usage: Usage = field(default_factory=Usage)
 
 
-def _process(plan: UserPlan, user_id: str, pooled: bool) -> UserOutcome | UserError:
+def _process(plan: UserPlan, user_id: str) -> UserOutcome | UserError:
     """Process one user; return the outcome or the reason it failed."""
     try:
         return plan.process(user_id)
@@ -214,9 +268,6 @@ def _process(plan: UserPlan, user_id: str, pooled: bool) -> UserOutcome | UserEr
     except Exception as exc:
         logger.exception("Unexpected error while processing a user")
         return UserError(f"internal error ({type(exc).__name__})")
-    finally:
-        if pooled:
-            connection.close()
 
 
 class _Progress:

@@ -277,6 +277,10 @@ class _BadRequest(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: the headers and the body go out as two writes, and with
+    # Nagle's algorithm the body waits for the client's delayed ACK (~40 ms
+    # on Linux), which would add to every answer's delay.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -318,18 +322,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, body: dict[str, Any]) -> None:
         fake = self.server.fake
+        arrived = time.monotonic()
         task = _task_of(body) if path == CHAT_PATH else None
         behaviour = fake._next(path, task)
-        fake._sleep(behaviour.delay + fake.default_delay)
+        authorized = self.headers.get("Authorization", "").startswith("Bearer ")
+        failing = behaviour.status is not None and behaviour.status >= 400
 
-        if not self.headers.get("Authorization", "").startswith("Bearer "):
+        # The answer is computed while the delay runs: a delay of 0.1 s
+        # answers 0.1 s after the request arrived, however busy this server.
+        answer: dict[str, Any] = {}
+        try:
+            if authorized and not failing:
+                if path == CHAT_PATH:
+                    answer = _chat_completion(body, task, behaviour)
+                else:
+                    answer = _embeddings(body, fake.embedding_dimension)
+        finally:
+            delay = behaviour.delay + fake.default_delay
+            fake._sleep(delay - (time.monotonic() - arrived))
+
+        if not authorized:
             self._send_error(401, "missing API key", "invalid_api_key")
-        elif behaviour.status is not None and behaviour.status >= 400:
+        elif failing:
             self._send_status(behaviour)
-        elif path == CHAT_PATH:
-            self._send_json(200, _chat_completion(body, task, behaviour))
         else:
-            self._send_json(200, _embeddings(body, fake.embedding_dimension))
+            self._send_json(200, answer)
 
     # Responses
 

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     env.migrate()
 
     from bench import runs, seed
-    from bench.report import format_table, machine, write_json
+    from bench.report import format_markdown, format_table, machine, write_json
     from bench.sizes import SIZES
 
     size = SIZES[args.size]
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmarks": selected,
     }
     write_json(args.json, rows, size=size.name, meta=meta)
-    _log(f"wrote {args.json}")
+    args.json.with_suffix(".md").write_text(format_markdown(rows) + "\n")
+    _log(f"wrote {args.json} and {args.json.with_suffix('.md')}")
     failed = [row for row in rows if row.passed is False]
     if failed:
         _log(f"{len(failed)} target(s) missed")

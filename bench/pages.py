@@ -83,26 +83,24 @@ def sample(client: Client, url: str, count: int) -> list[float]:
     return samples
 
 
-def time_get(
-    client: Client,
-    url: str,
-    size: Size,
-    *,
-    between: Callable[[], None] | None = None,
-) -> Timing:
-    """Warm up, count the queries of one fetch, then time `size.page_samples`.
+def time_together(pages: list[tuple[Client, str]], size: Size) -> list[Timing]:
+    """Warm up, count queries, then time `pages` round-robin, one load each.
 
-    `between` runs after every tenth sample: the baseline is sampled there,
-    so that both see the same load of this shared machine.
+    Interleaving puts the pages (a console page and its baseline) under the
+    same load of this shared machine.
     """
-    sample(client, url, size.page_warmup)
-    status, queries, rows = count_queries(client, url)
-    samples: list[float] = []
-    while len(samples) < size.page_samples:
-        samples += sample(client, url, min(10, size.page_samples - len(samples)))
-        if between is not None:
-            between()
-    return Timing(samples_ms=samples, queries=queries, status=status, rows=rows)
+    counted = []
+    for client, url in pages:
+        sample(client, url, size.page_warmup)
+        counted.append(count_queries(client, url))
+    samples: list[list[float]] = [[] for _ in pages]
+    for _ in range(size.page_samples):
+        for index, (client, url) in enumerate(pages):
+            samples[index] += sample(client, url, 1)
+    return [
+        Timing(samples_ms=taken, status=status, queries=queries, rows=rows)
+        for taken, (status, queries, rows) in zip(samples, counted, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -225,18 +223,13 @@ def _measure_list(
 ) -> list[Row]:
     """Every tab, filter and depth of one list, against its admin page.
 
-    The admin page is sampled twice after every ten samples of a console
-    page, so its p95 covers the same stretch of time as theirs.
+    Samples are taken round-robin: each round loads every console page once
+    and the admin page twice, so a burst of load on this shared machine
+    lands on all of them alike instead of on whichever page was measured
+    while it lasted, and the baseline covers the same stretch of time.
     """
-    sample(client, page.admin_url, size.page_warmup)
-    admin_status, admin_queries, _ = count_queries(client, page.admin_url)
-    admin_samples: list[float] = []
-
-    def sample_admin() -> None:
-        admin_samples.extend(sample(client, page.admin_url, 2))
-
     base = reverse(page.url_name)
-    measured: list[tuple[str, str, Timing]] = []
+    cases: list[tuple[str, str]] = []
     for tab in page.tabs:
         for label, query, filters in page.filters:
             cursor = _deep_cursor(page, tab, filters)
@@ -249,9 +242,33 @@ def _measure_list(
                     params += f"&{query}"
                 if after is not None:
                     params += "&" + urlencode({"after": after})
-                url = f"{base}?{params}"
-                timing = time_get(client, url, size, between=sample_admin)
-                measured.append((f"{tab}, {label}, {depth}", url, timing))
+                cases.append((f"{tab}, {label}, {depth}", f"{base}?{params}"))
+
+    sample(client, page.admin_url, size.page_warmup)
+    admin_status, admin_queries, _ = count_queries(client, page.admin_url)
+    counted = {}
+    for _, url in cases:
+        sample(client, url, size.page_warmup)
+        counted[url] = count_queries(client, url)
+    samples: dict[str, list[float]] = {url: [] for _, url in cases}
+    admin_samples: list[float] = []
+    for _ in range(size.page_samples):
+        for _, url in cases:
+            samples[url] += sample(client, url, 1)
+        admin_samples += sample(client, page.admin_url, 2)
+    measured = [
+        (
+            name,
+            url,
+            Timing(
+                samples_ms=samples[url],
+                status=counted[url][0],
+                queries=counted[url][1],
+                rows=counted[url][2],
+            ),
+        )
+        for name, url in cases
+    ]
 
     admin_p95 = p95(admin_samples)
     rows = [
@@ -343,9 +360,6 @@ def measure_review(
     client: Client, anonymous: Client, size: Size, log: Callable[[str], None]
 ) -> list[Row]:
     """The review of one user with 50 pending and 50 current facts."""
-    login = time_get(anonymous, reverse("login"), size)
-    if login.status != 200:
-        raise RuntimeError(f"the login page answered HTTP {login.status}")
     url = f"{reverse('profiles:review')}?{urlencode({'user_id': seed.REVIEW_USER})}"
     from reflexio_admin import llm, offline_llm
 
@@ -362,7 +376,11 @@ def measure_review(
         mock.patch("reflexio_admin.llm.get_provider", return_value=provider),
         mock.patch.object(offline_llm, "embed_text", counting_embed),
     ):
-        review = time_get(client, url, size)
+        review, login = time_together(
+            [(client, url), (anonymous, reverse("login"))], size
+        )
+    if login.status != 200:
+        raise RuntimeError(f"the login page answered HTTP {login.status}")
     model_calls = provider.calls
     ok = review.status == 200 and model_calls == 0
     log(

@@ -5,10 +5,7 @@ generation per scope, nothing lost, the counts in the answers add up to what
 changed in the database, and exactly one audit event per applied change.
 """
 
-import threading
-
 import pytest
-from django.db import connection
 
 from playbooks import services as playbook_services
 from playbooks.models import PlaybookGeneration, UserPlaybook
@@ -16,43 +13,15 @@ from profiles import services as profile_services
 from profiles.models import ProfileGeneration, UserProfile
 from reflexio_admin import review
 from reflexio_admin.models import AuditEvent, DeletedItem
-from reflexio_admin.review import DecisionConflict, profile_scope
+from reflexio_admin.review import profile_scope
 from reflexio_admin.status import Status
+from tests.concurrency import at_once
 from tests.factories import REFUND_CORRECTION, conversation, user_with_role
 from tests.review.builders import by_text, current_facts, pending_facts
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ROUNDS = 20
-
-
-def at_once(*actions):
-    """Run each action in its own thread and connection, released together.
-
-    Returns ("ok", result) or ("refused", DecisionConflict) per action.
-    """
-    barrier = threading.Barrier(len(actions))
-    outcomes: list = [None] * len(actions)
-    errors: list = []
-
-    def run(index):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", actions[index]())
-        except DecisionConflict as exc:
-            outcomes[index] = ("refused", exc)
-        except Exception as exc:  # surfaced by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return outcomes
 
 
 def results_of(outcomes):

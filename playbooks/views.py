@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from playbooks import aggregation, selectors, services
+from playbooks.cards import with_card_links
 from playbooks.forms import (
     AgentPlaybookFilterForm,
     AgentPlaybookForm,
@@ -53,7 +54,8 @@ def _with_query(name: str, **query: str | None) -> str:
 
 
 def _agent_playbook(pk: int) -> AgentPlaybook:
-    return get_object_or_404(selectors.agent_playbooks(), pk=pk)
+    """One agent playbook, ready for its card."""
+    return with_card_links([get_object_or_404(selectors.agent_playbooks(), pk=pk)])[0]
 
 
 # Lists
@@ -85,6 +87,8 @@ def agent_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     by_approval = selectors.agent_playbooks_by_approval(**filters.filters())
     counts = tab_counts(by_approval, searching=bool(filters.filters()["text"]))
     listed = selectors.agent_playbooks(**filters.filters()).filter(approval=approval)
+    page = cursor_page(listed, request.GET)
+    with_card_links(page.items)
 
     context = {
         "filters": filters,
@@ -92,8 +96,11 @@ def agent_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "tabs": status_tabs(
             request.GET, Approval.choices, counts, active=approval, name="approval"
         ),
-        "page": cursor_page(listed, request.GET),
+        "page": page,
         "agent_versions": selectors.agent_versions(),
+        # Looked up once here rather than by each of the page's cards.
+        "can_review": request.user.has_perm(roles.REVIEW_PLAYBOOKS),
+        "return_to": request.htmx.current_url_abs_path or request.get_full_path(),
     }
     return render_page(
         request, "playbooks/agent_playbook_list.html", context, fragment="results"

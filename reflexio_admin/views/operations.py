@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from playbooks.cards import with_card_links
 from playbooks.selectors import aggregation_clusters
 from reflexio_admin import roles
 from reflexio_admin.audit import client_address
@@ -150,11 +151,14 @@ def operation_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     errors = cursor_page(
         failed, request.GET, size=ERRORS_PAGE_SIZE, cursor_name="errors_after"
     )
-    is_aggregation = operation.kind == OperationKind.AGGREGATE_PLAYBOOKS
+    clusters = None
+    if operation.kind == OperationKind.AGGREGATE_PLAYBOOKS:
+        clusters = aggregation_clusters(operation)
+        with_card_links(c.agent_playbook for c in clusters if c.agent_playbook)
 
     context = progress_context(operation) | {
         "errors": errors,
-        "clusters": aggregation_clusters(operation) if is_aggregation else None,
+        "clusters": clusters,
         "audit_events": operation.audit_events.select_related("actor")[:50],
         "retries": operation.retries.order_by("-id")[:10],
     }

@@ -3,8 +3,15 @@
 import pytest
 from django.urls import reverse
 
-from playbooks.models import AgentPlaybook, Approval
+from playbooks.models import (
+    AgentPlaybook,
+    Approval,
+    PlaybookGeneration,
+    UserPlaybook,
+)
+from reflexio_admin import roles
 from reflexio_admin.models import AuditEvent, Operation, OperationKind
+from reflexio_admin.status import Status
 from tests.console.conftest import HTMX
 
 
@@ -111,6 +118,47 @@ def test_the_list_pages_by_approval_and_shows_sources(reviewer, playbooks_of_two
     assert f'id="agent-playbook-{proposal.pk}"' in html
     assert "Made from 2 user playbooks" in html
     assert ">ana</a>" in html and ">ben</a>" in html
+
+
+@pytest.mark.parametrize("user_id", ["ana maría", "team/ben", "50%+off", "ünï?#"])
+def test_card_links_lead_to_the_source_user_and_the_playbook(reviewer, user_id):
+    scope = {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"}
+    generation = PlaybookGeneration.objects.create(
+        user_id=user_id, status=Status.CURRENT, **scope
+    )
+    playbook = UserPlaybook.objects.create(
+        user_id=user_id,
+        generation=generation,
+        content="Refund to the card.",
+        status=Status.CURRENT,
+        **scope,
+    )
+    proposal = AgentPlaybook.objects.create(
+        content="Refund to the card, not store credit.",
+        source_user_playbook_ids=[playbook.pk],
+        **scope,
+    )
+    proposal.user_playbooks.add(playbook)
+
+    html = reviewer.get(reverse("playbooks:agent_playbook_list")).content.decode()
+
+    user_page = reverse("profiles:user_detail", args=[user_id])
+    assert f'<a href="{user_page}">' in html
+    followed = reviewer.get(user_page)
+    assert followed.status_code == 200
+    assert followed.context["user_id"] == user_id
+    for action in ("detail", "approve", "reject", "edit"):
+        url = reverse(f"playbooks:agent_playbook_{action}", args=[proposal.pk])
+        assert f'"{url}"' in html
+
+
+def test_a_viewer_sees_cards_without_decision_buttons(client_as, proposal):
+    viewer = client_as(roles.VIEWER)
+
+    html = viewer.get(reverse("playbooks:agent_playbook_list")).content.decode()
+
+    assert f'id="agent-playbook-{proposal.pk}"' in html
+    assert "Approve</button>" not in html and "Reject</button>" not in html
 
 
 def test_the_aggregation_form_previews_what_it_would_do(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from playbooks.aggregation import aggregation_blocker
 from playbooks.models import (
@@ -59,20 +59,12 @@ def agent_playbooks(
     playbook_name: str | None = None,
     text: str | None = None,
 ) -> QuerySet[AgentPlaybook]:
-    """Agent playbooks with their reviewer and the first few source playbooks."""
-    qs = (
-        AgentPlaybook.objects.defer("embedding")
-        .select_related("reviewed_by")
-        .prefetch_related(
-            Prefetch(
-                "user_playbooks",
-                queryset=UserPlaybook.objects.defer("embedding").order_by("id")[
-                    :SOURCES_SHOWN
-                ],
-                to_attr="sources_shown",
-            )
-        )
-    )
+    """Agent playbooks with their reviewer.
+
+    Their sources are not joined in: a card loads them when it is opened
+    (`agent_playbook_sources`), so a page of cards costs no more than its rows.
+    """
+    qs = AgentPlaybook.objects.defer("embedding").select_related("reviewed_by")
     if agent_version:
         qs = qs.filter(agent_version=agent_version)
     if playbook_name:

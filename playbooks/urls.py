@@ -9,6 +9,11 @@ urlpatterns = [
     path("agent/", views.agent_playbook_list, name="agent_playbook_list"),
     path("agent/<int:pk>/", views.agent_playbook_detail, name="agent_playbook_detail"),
     path(
+        "agent/<int:pk>/sources/",
+        views.agent_playbook_sources,
+        name="agent_playbook_sources",
+    ),
+    path(
         "agent/<int:pk>/approve/",
         views.agent_playbook_approve,
         name="agent_playbook_approve",

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -120,6 +121,31 @@ def agent_playbook_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
     return render_page(
         request, "playbooks/agent_playbook_detail.html", context, fragment=CARD_TEMPLATE
     )
+
+
+@require(roles.VIEW_CONSOLE)
+def agent_playbook_sources(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The first user playbooks of one agent playbook, for its opened card.
+
+    Only htmx asks for this part; a plain request goes to the playbook's page,
+    which lists every source.
+    """
+    playbook = get_object_or_404(
+        AgentPlaybook.objects.only("source_user_playbook_ids"), pk=pk
+    )
+    detail = reverse("playbooks:agent_playbook_detail", args=[pk])
+    if not wants_fragment(request):
+        return redirect(f"{detail}#sources")
+    sources = selectors.agent_playbook_sources(playbook)
+    shown = list(sources[: selectors.SOURCES_SHOWN + 1])
+    context = {
+        "sources": shown[: selectors.SOURCES_SHOWN],
+        "more": len(shown) > selectors.SOURCES_SHOWN,
+        "detail": detail,
+    }
+    response = render(request, "playbooks/_agent_playbook_sources.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 # Decisions on agent playbooks (reviewers)

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from playbooks import selectors
 from playbooks.models import (
     AgentPlaybook,
     Approval,
@@ -117,37 +118,80 @@ def test_the_list_pages_by_approval_and_shows_sources(reviewer, playbooks_of_two
     assert [tab.count.value for tab in response.context["tabs"]] == [1, 0, 0]
     assert f'id="agent-playbook-{proposal.pk}"' in html
     assert "Made from 2 user playbooks" in html
-    assert ">ana</a>" in html and ">ben</a>" in html
+    sources = reverse("playbooks:agent_playbook_sources", args=[proposal.pk])
+    assert f'hx-get="{sources}"' in html
+    opened = reviewer.get(sources, **HTMX).content.decode()
+    assert ">ana</a>" in opened and ">ben</a>" in opened
+
+
+def test_the_sources_of_a_card_without_htmx_are_on_the_playbook_page(
+    reviewer, proposal
+):
+    response = reviewer.get(
+        reverse("playbooks:agent_playbook_sources", args=[proposal.pk])
+    )
+
+    detail = reverse("playbooks:agent_playbook_detail", args=[proposal.pk])
+    assert response["Location"] == f"{detail}#sources"
+    assert 'id="sources"' in reviewer.get(detail).content.decode()
+
+
+def test_an_opened_card_shows_the_first_sources_and_links_to_all(reviewer, db):
+    scope = {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"}
+    made_from = [
+        _user_playbook(f"user-{n}", f"Rule {n}", scope)
+        for n in range(selectors.SOURCES_SHOWN + 2)
+    ]
+    proposal = AgentPlaybook.objects.create(
+        content="One rule for all.",
+        source_user_playbook_ids=[p.pk for p in made_from],
+        **scope,
+    )
+    made_from[0].delete()
+
+    html = reviewer.get(
+        reverse("playbooks:agent_playbook_sources", args=[proposal.pk]), **HTMX
+    ).content.decode()
+
+    assert html.count("<li>") == selectors.SOURCES_SHOWN
+    assert "Rule 0<" not in html and "Rule 1<" in html
+    assert "All of them" in html
+
+
+def _user_playbook(user_id: str, content: str, scope: dict) -> UserPlaybook:
+    generation = PlaybookGeneration.objects.create(
+        user_id=user_id, status=Status.CURRENT, **scope
+    )
+    return UserPlaybook.objects.create(
+        user_id=user_id,
+        generation=generation,
+        content=content,
+        status=Status.CURRENT,
+        **scope,
+    )
 
 
 @pytest.mark.parametrize("user_id", ["ana maría", "team/ben", "50%+off", "ünï?#"])
 def test_card_links_lead_to_the_source_user_and_the_playbook(reviewer, user_id):
     scope = {"agent_version": "agent-v0", "playbook_name": "default_playbook_extractor"}
-    generation = PlaybookGeneration.objects.create(
-        user_id=user_id, status=Status.CURRENT, **scope
-    )
-    playbook = UserPlaybook.objects.create(
-        user_id=user_id,
-        generation=generation,
-        content="Refund to the card.",
-        status=Status.CURRENT,
-        **scope,
-    )
+    playbook = _user_playbook(user_id, "Refund to the card.", scope)
     proposal = AgentPlaybook.objects.create(
         content="Refund to the card, not store credit.",
         source_user_playbook_ids=[playbook.pk],
         **scope,
     )
-    proposal.user_playbooks.add(playbook)
 
     html = reviewer.get(reverse("playbooks:agent_playbook_list")).content.decode()
+    opened = reviewer.get(
+        reverse("playbooks:agent_playbook_sources", args=[proposal.pk]), **HTMX
+    ).content.decode()
 
     user_page = reverse("profiles:user_detail", args=[user_id])
-    assert f'<a href="{user_page}">' in html
+    assert f'<a href="{user_page}">' in opened
     followed = reviewer.get(user_page)
     assert followed.status_code == 200
     assert followed.context["user_id"] == user_id
-    for action in ("detail", "approve", "reject", "edit"):
+    for action in ("detail", "sources", "approve", "reject", "edit"):
         url = reverse(f"playbooks:agent_playbook_{action}", args=[proposal.pk])
         assert f'"{url}"' in html
 

@@ -12,7 +12,7 @@ from reflexio_admin.http import AuthenticatedHttpRequest
 from reflexio_admin.llm import get_provider
 from reflexio_admin.models import ACTIVE_STATUSES, GenerationSettings, Operation
 from reflexio_admin.permissions import require
-from reflexio_admin.views.paging import capped_count
+from reflexio_admin.views.paging import COUNT_CAP, capped_counts
 
 RECENT_OPERATIONS = 10
 
@@ -22,18 +22,15 @@ def overview(request: AuthenticatedHttpRequest) -> HttpResponse:
     operations = Operation.objects.select_related("requested_by").order_by("-id")
     provider = get_provider()
     context = {
-        "profile_counts": {
-            status: capped_count(qs)
-            for status, qs in profile_selectors.profiles_by_status().items()
-        },
-        "user_playbook_counts": {
-            status: capped_count(qs)
-            for status, qs in playbook_selectors.user_playbooks_by_status().items()
-        },
-        "agent_playbook_counts": {
-            approval: capped_count(qs)
-            for approval, qs in playbook_selectors.agent_playbooks_by_approval().items()
-        },
+        "profile_counts": capped_counts(
+            profile_selectors.profiles_by_status(), COUNT_CAP
+        ),
+        "user_playbook_counts": capped_counts(
+            playbook_selectors.user_playbooks_by_status(), COUNT_CAP
+        ),
+        "agent_playbook_counts": capped_counts(
+            playbook_selectors.agent_playbooks_by_approval(), COUNT_CAP
+        ),
         "running": list(operations.filter(status__in=ACTIVE_STATUSES)[:20]),
         "recent": list(
             operations.exclude(status__in=ACTIVE_STATUSES)[:RECENT_OPERATIONS]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import Model, QuerySet
 from django.http import QueryDict
 
@@ -78,27 +80,58 @@ def cursor_page[M: Model](
 
 def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> CappedCount:
     """Count up to `cap` rows with a LIMITed subquery, never the whole table."""
-    value = queryset.order_by()[: cap + 1].count()
-    return CappedCount(value=min(value, cap), capped=value > cap)
+    return capped_counts({"rows": queryset}, cap)["rows"]
+
+
+def capped_counts(
+    querysets: Mapping[str, QuerySet[Any]], cap: int, *, newest_first: bool = False
+) -> dict[str, CappedCount]:
+    """Capped counts of several querysets, in one query and one round trip.
+
+    Each count reads at most `cap + 1` rows. `newest_first` walks the rows in
+    the order the lists show them, for counts that cannot stop early on an
+    index alone (see `tab_counts`).
+    """
+    if not querysets:
+        return {}
+    selects = []
+    params: list[Any] = []
+    databases = set()
+    for queryset in querysets.values():
+        ordered = queryset.order_by("-pk") if newest_first else queryset.order_by()
+        limited = ordered.values("pk")[: cap + 1]
+        databases.add(limited.db)
+        try:
+            sql, sql_params = limited.query.get_compiler(limited.db).as_sql()
+        except EmptyResultSet:  # a filter that matches nothing, e.g. pk__in=[]
+            selects.append("0")
+            continue
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted)")
+        params.extend(sql_params)
+    if len(databases) > 1:
+        raise ValueError("capped_counts() needs querysets of one database")
+    with connections[databases.pop()].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        values = cursor.fetchone()
+    return {
+        key: CappedCount(value=min(value, cap), capped=value > cap)
+        for key, value in zip(querysets, values, strict=True)
+    }
 
 
 def tab_counts(
     querysets: Mapping[str, QuerySet[Any]], *, searching: bool = False
 ) -> dict[str, CappedCount]:
-    """Capped counts for tabs; lower caps while a text filter is on."""
-    if not searching:
-        return {key: capped_count(qs) for key, qs in querysets.items()}
-    return {key: _search_count(qs) for key, qs in querysets.items()}
+    """Capped counts for tabs; lower caps while a text filter is on.
 
-
-def _search_count(queryset: QuerySet[Any]) -> CappedCount:
-    # Newest first, like the list: the count walks the index the page walks
-    # and stops at the cap, where an unordered count would scan the table
-    # from wherever PostgreSQL's last sequential scan stopped.
-    value = queryset.order_by("-pk")[: SEARCH_COUNT_CAP + 1].count()
-    return CappedCount(
-        value=min(value, SEARCH_COUNT_CAP), capped=value > SEARCH_COUNT_CAP
-    )
+    A text-filtered count cannot be read from an index alone: every counted
+    row is fetched and matched. Walking newest first, like the list, it reads
+    the rows the page reads and stops at the cap, where an unordered count
+    would scan from wherever PostgreSQL's last sequential scan stopped.
+    """
+    if searching:
+        return capped_counts(querysets, SEARCH_COUNT_CAP, newest_first=True)
+    return capped_counts(querysets, COUNT_CAP)
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,6 @@ def test_a_list_page_costs_the_same_for_a_few_rows_and_a_full_page(
 
 def test_tab_counts_stop_at_the_cap(reviewer, db, monkeypatch):
     monkeypatch.setattr(paging, "COUNT_CAP", 5)
-    monkeypatch.setattr(paging.capped_count, "__defaults__", (5,))
     _profiles(14, ("current", "pending"))
 
     response = reviewer.get(reverse("profiles:profile_list"))
@@ -190,3 +189,26 @@ def test_a_capped_count_reads_at_most_cap_plus_one_rows(db, django_assert_num_qu
 
     assert str(count) == "2+"
     assert "LIMIT 3" in captured.captured_queries[0]["sql"]
+
+
+def test_the_counts_of_every_tab_come_in_one_query(db, django_assert_num_queries):
+    _profiles(6, ("current", "pending"))
+    profiles = UserProfile.objects.all()
+
+    with django_assert_num_queries(1):
+        counts = paging.capped_counts(
+            {
+                "current": profiles.filter(status="current"),
+                "pending": profiles.filter(status="pending"),
+                "archived": profiles.filter(status="archived"),
+                "none": profiles.filter(pk__in=[]),
+            },
+            cap=2,
+        )
+
+    assert {key: str(count) for key, count in counts.items()} == {
+        "current": "2+",
+        "pending": "2+",
+        "archived": "0",
+        "none": "0",
+    }

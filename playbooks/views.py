@@ -99,9 +99,6 @@ def agent_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         ),
         "page": page,
         "agent_versions": selectors.agent_versions(),
-        # Looked up once here rather than by each of the page's cards.
-        "can_review": request.user.has_perm(roles.REVIEW_PLAYBOOKS),
-        "return_to": request.htmx.current_url_abs_path or request.get_full_path(),
     }
     return render_page(
         request, "playbooks/agent_playbook_list.html", context, fragment="results"

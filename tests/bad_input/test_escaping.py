@@ -10,9 +10,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
-from playbooks.models import AgentPlaybook
+from playbooks import services as playbook_services
+from playbooks.models import AgentPlaybook, Approval
 from reflexio_admin import review
 from reflexio_admin.models import (
     AuditEvent,
@@ -89,18 +91,37 @@ def test_a_hostile_rule_shows_as_text_in_the_playbook_review(reviewer):
 
 
 def test_a_hostile_agent_playbook_shows_as_text_on_its_pages(reviewer):
+    decided_by = User.objects.create(username=MALLORY)
+    source = playbook_services.user_playbook_add(
+        user_id=MALLORY,
+        agent_version=HOSTILE,
+        playbook_name="default_playbook_extractor",
+        content=HOSTILE,
+    )
     playbook = AgentPlaybook.objects.create(
-        agent_version="agent-v0",
+        agent_version=HOSTILE,
         playbook_name="default_playbook_extractor",
         trigger=HOSTILE,
         content=HOSTILE,
         rationale=HOSTILE,
+        approval=Approval.REJECTED,
+        reviewed_by=decided_by,
+        reviewed_at=timezone.now(),
+        source_user_playbook_ids=[source.pk],
     )
 
     for name in ("agent_playbook_detail", "agent_playbook_edit"):
         url = reverse(f"playbooks:{name}", args=[playbook.pk])
         assert_text_only(page(reviewer, url))
         assert_text_only(page(reviewer, url, HTTP_HX_REQUEST="true"))
+    listed = page(
+        reviewer, f"{reverse('playbooks:agent_playbook_list')}?approval=rejected"
+    )
+    assert_text_only(listed)
+    assert "rejected by &quot;&gt;&lt;b&gt;mallory&lt;/b&gt;/x" in listed
+    sources = reverse("playbooks:agent_playbook_sources", args=[playbook.pk])
+    opened = page(reviewer, sources, HTTP_HX_REQUEST="true")
+    assert "<b>mallory</b>" not in opened and "&lt;script&gt;" in opened
 
 
 def test_hostile_operation_errors_show_as_text(reviewer):

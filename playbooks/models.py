@@ -73,6 +73,8 @@ class UserPlaybook(KnowledgeItemBase):
         indexes = [
             models.Index(fields=["status", "-id"]),
             models.Index(fields=["agent_version", "playbook_name", "status", "-id"]),
+            # The list filtered by name alone, across agent versions.
+            models.Index(fields=["playbook_name", "status", "-id"]),
             models.Index(fields=["user_id", "status", "-id"]),
         ]
 
@@ -121,6 +123,8 @@ class AgentPlaybook(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["agent_version", "playbook_name", "approval", "-id"]),
+            # The list filtered by name alone, across agent versions.
+            models.Index(fields=["playbook_name", "approval", "-id"]),
             models.Index(fields=["approval", "-id"]),
         ]
 

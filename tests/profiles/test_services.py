@@ -225,6 +225,51 @@ def test_upgrade_for_one_user_never_changes_another_user():
     assert contents(Status.PENDING, "ben") == {"Lives in Paris"}
 
 
+def _three_generations(user_id: str) -> None:
+    """Archived, current and pending facts under one extractor, current only
+    under another."""
+    ProfileExtractor.objects.get_or_create(name="food")
+    for status in (Status.ARCHIVED, Status.CURRENT, Status.PENDING):
+        for n in range(2):
+            services.profile_add(
+                user_id=user_id, content=f"{status} {n}", status=status
+            )
+    services.profile_add(user_id=user_id, content="Likes tea", extractor_name="food")
+
+
+def _by_status(user_id: str) -> dict[str, set[tuple[str, str]]]:
+    rows = UserProfile.objects.filter(user_id=user_id)
+    return {
+        status: set(rows.filter(status=status).values_list("extractor_name", "content"))
+        for status in Status.values
+    }
+
+
+def test_upgrading_one_user_and_upgrading_everyone_make_the_same_changes():
+    _three_generations("ana")
+    _three_generations("ben")
+
+    one = services.upgrade_profiles(user_id="ana")
+    everyone = services.upgrade_profiles()
+
+    assert (one.promoted, one.archived, one.deleted, one.scopes) == (2, 2, 2, 1)
+    assert (everyone.promoted, everyone.archived, everyone.deleted) == (2, 2, 2)
+    assert _by_status("ana") == _by_status("ben")
+    assert _by_status("ana") == {
+        Status.CURRENT: {
+            ("default_profile_extractor", "pending 0"),
+            ("default_profile_extractor", "pending 1"),
+            ("food", "Likes tea"),
+        },
+        Status.ARCHIVED: {
+            ("default_profile_extractor", "current 0"),
+            ("default_profile_extractor", "current 1"),
+        },
+        Status.PENDING: set(),
+    }
+    assert DeletedItem.objects.filter(user_id="ana").count() == 2
+
+
 def test_a_second_upgrade_changes_nothing_and_says_so():
     conversation("ana", ["I live in Berlin."])
     services.rerun_profile_generation(user_id="ana")

@@ -25,7 +25,6 @@ from reflexio_admin.models import (
     DEFAULT_AGENT_VERSION,
     ExtractionCursor,
     GenerationSettings,
-    Interaction,
     Operation,
     OperationKind,
 )
@@ -129,7 +128,7 @@ def maybe_start_auto_extraction(
     agent_version = _version(agent_version)
     key = scope_key(agent_version, user_id)
     due = planning.extraction_due(
-        Interaction.objects.filter(user_id=user_id, agent_version=agent_version),
+        {"user_id": user_id, "agent_version": agent_version},
         cursor_key=cursor_key(user_id, agent_version),
         batch_interval=batch_interval,
         kind=OperationKind.AUTO_PLAYBOOKS,

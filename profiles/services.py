@@ -117,7 +117,7 @@ def maybe_start_auto_extraction(
     """Queue automatic extraction once enough new interactions have arrived."""
     key = scope_key(FAMILY, user_id)
     due = planning.extraction_due(
-        Scope(user_id=user_id).queryset(),
+        {"user_id": user_id},
         cursor_key=cursor_key(user_id),
         batch_interval=batch_interval,
         kind=OperationKind.AUTO_PROFILES,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, Model, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Model
 
 from reflexio_admin.interactions import Scope
 from reflexio_admin.llm import Usage
@@ -78,7 +79,7 @@ def require_interactions(scope: Scope) -> None:
 
 
 def extraction_due(
-    interactions: QuerySet[Interaction],
+    interactions: Mapping[str, str],
     *,
     cursor_key: str,
     batch_interval: int,
@@ -87,20 +88,50 @@ def extraction_due(
 ) -> bool:
     """Whether automatic extraction of a scope should be queued, in one query.
 
-    True when `batch_interval` of `interactions` arrived after the scope's
-    extraction cursor and no run of `kind` is already active for `key`.
-    Publishing asks this on every request, so it is one indexed query.
+    `interactions` names the scope's interactions by equal columns (e.g.
+    `{"user_id": ...}`). True when `batch_interval` of them arrived after the
+    scope's extraction cursor and no run of `kind` is already active for `key`.
     """
-    since = ExtractionCursor.objects.filter(scope_key=cursor_key).values(
-        "last_interaction_id"
-    )[:1]
-    active = Operation.objects.filter(
-        kind=kind, scope_key=key, status__in=ACTIVE_STATUSES
+    columns = tuple(sorted(interactions))
+    params: list[Any] = [interactions[column] for column in columns]
+    params += [cursor_key, kind, key, *ACTIVE_STATUSES, max(0, batch_interval - 1)]
+    with connection.cursor() as cursor:
+        cursor.execute(_due_sql(columns), params)
+        return cursor.fetchone() is not None
+
+
+@functools.cache
+def _due_sql(columns: tuple[str, ...]) -> str:
+    """The statement of `extraction_due` for interactions filtered on `columns`.
+
+    Written out once per process rather than built by the ORM each time: every
+    publish asks it twice, and building the queryset cost more than running
+    it. The newest interactions past the cursor are read from the
+    `(user_id, ...)` indexes of the interaction table; `OFFSET` skips
+    `batch_interval - 1` of them.
+    """
+    quote = connection.ops.quote_name
+
+    def column(model: type[Model], name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    def table(model: type[Model]) -> str:
+        return quote(model._meta.db_table)
+
+    scope = " AND ".join(f"i.{column(Interaction, name)} = %s" for name in columns)
+    statuses = ", ".join("%s" for _ in ACTIVE_STATUSES)
+    return (
+        f"SELECT 1 FROM {table(Interaction)} i WHERE {scope} "
+        f"AND i.{column(Interaction, 'id')} > COALESCE(("
+        f"SELECT c.{column(ExtractionCursor, 'last_interaction_id')} "
+        f"FROM {table(ExtractionCursor)} c "
+        f"WHERE c.{column(ExtractionCursor, 'scope_key')} = %s), 0) "
+        f"AND NOT EXISTS (SELECT 1 FROM {table(Operation)} o "
+        f"WHERE o.{column(Operation, 'kind')} = %s "
+        f"AND o.{column(Operation, 'scope_key')} = %s "
+        f"AND o.{column(Operation, 'status')} IN ({statuses})) "
+        "LIMIT 1 OFFSET %s"
     )
-    fresh = interactions.filter(pk__gt=Coalesce(Subquery(since), Value(0))).filter(
-        ~Exists(active)
-    )
-    return fresh.order_by()[batch_interval - 1 : batch_interval].exists()
 
 
 def batch_size(extractor: Any, config: GenerationSettings) -> int | None:

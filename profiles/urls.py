@@ -6,10 +6,10 @@ app_name = "profiles"
 
 urlpatterns = [
     path("", views.profile_list, name="profile_list"),
-    # User ids are free text and may hold "/" (e.g. "team/ana"): `path`, and
-    # the longer pattern first.
-    path("users/<path:user_id>/add/", views.profile_add, name="profile_add"),
+    # User ids are free text and may hold "/" (e.g. "team/ana" or even
+    # "team/add"), so a user id is always the last part of its URL.
     path("users/<path:user_id>/", views.user_detail, name="user_detail"),
+    path("add/<path:user_id>/", views.profile_add, name="profile_add"),
     path("<int:pk>/", views.profile_detail, name="profile_detail"),
     path("<int:pk>/edit/", views.profile_edit, name="profile_edit"),
     path("<int:pk>/delete/", views.profile_delete, name="profile_delete"),

@@ -108,6 +108,29 @@ def test_adding_a_fact_shows_it_on_the_user_page_and_audits_it(support, db):
     assert event.after["content"] == "Has a cat"
 
 
+@pytest.mark.parametrize("user_id", ["team/add", "add", "team/ana/"])
+def test_any_user_id_has_a_user_page_and_takes_new_facts(support, db, user_id):
+    add_fact(user_id, "Lives in Paris")
+
+    page = support.get(reverse("profiles:user_detail", args=[user_id]))
+    support.post(
+        reverse("profiles:profile_add", args=[user_id]),
+        {
+            "content": "Has a cat",
+            "status": "current",
+            "extractor_name": "default_profile_extractor",
+            "time_to_live": "infinity",
+        },
+    )
+
+    assert page.status_code == 200
+    assert page.context["user_id"] == user_id
+    assert "Lives in Paris" in page.content.decode()
+    assert set(
+        UserProfile.objects.filter(user_id=user_id).values_list("content", flat=True)
+    ) == {"Lives in Paris", "Has a cat"}
+
+
 def test_adding_an_empty_fact_keeps_the_form_open_with_the_error(support, db):
     response = support.post(
         reverse("profiles:profile_add", args=["alice"]),

@@ -76,13 +76,13 @@ def card_html(
     `escape`; ids are integers.
     """
     links: CardLinks = p.links  # type: ignore[attr-defined]
-    approval = escape(p.approval)
+    pk, approval = p.pk, escape(p.approval)
     html = [
-        f'<article class="item" id="agent-playbook-{p.pk}" data-approval="{approval}">',
+        f'<article class="item" id="agent-playbook-{pk}" data-approval="{approval}">',
         '<div class="item-head">'
         f'<span><span class="badge badge-{approval}">{approval}</span> '
         f"{escape(p.agent_version)} / {escape(p.playbook_name)}</span>"
-        f'<span><a href="{escape(links.detail)}">#{p.pk}</a>{_reviewed(p)}</span>'
+        f'<span><a href="{escape(links.detail)}">#{pk}</a>{_reviewed(p)}</span>'
         "</div>",
     ]
     if p.trigger:
@@ -99,7 +99,7 @@ def card_html(
 
 
 def _reviewed(p: AgentPlaybook) -> str:
-    """ " · approved by rita 2026-12-01 09:30", or "" before any decision."""
+    """The " · approved by rita 2026-12-01 09:30" of a decided playbook, or ""."""
     if p.reviewed_by_id is None:
         return ""
     reviewer = p.reviewed_by.get_username()  # type: ignore[union-attr]
@@ -116,7 +116,7 @@ def _sources(p: AgentPlaybook, links: CardLinks) -> str:
         'hx-target="find .sources" hx-swap="outerHTML">'
         f"<summary>Made from {made_from} user playbook{plural}</summary>"
         f'<p class="sources"><a href="{escape(links.detail)}#sources">'
-        "See them on the playbook&#x27;s page</a></p>"
+        "See them on the playbook's page</a></p>"
         "</details>"
     )
 

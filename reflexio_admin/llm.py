@@ -666,6 +666,34 @@ class _SlotTransport(httpx2.HTTPTransport):
             return super().handle_request(request)
 
 
+def _embedding_answer(
+    body: bytes, expected: int
+) -> tuple[list[list[float]] | None, int]:
+    """The vectors of an embeddings answer in input order, and its prompt tokens.
+
+    The vectors are None unless the answer holds exactly `expected` of them,
+    each a non-empty list of numbers, all of one length, indexed 0..n-1.
+    """
+    try:
+        answer = json.loads(body)
+        usage = answer.get("usage") or {}
+        tokens = usage.get("prompt_tokens") or 0
+        items = sorted(answer["data"], key=lambda item: item["index"])
+        vectors = [item["embedding"] for item in items]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, 0
+    tokens = tokens if isinstance(tokens, int) else 0
+    if [item["index"] for item in items] != list(range(expected)):
+        return None, tokens
+    lengths = {len(v) if isinstance(v, list) else 0 for v in vectors}
+    if len(lengths) != 1 or 0 in lengths:
+        return None, tokens
+    numbers = (int, float)
+    if not all(type(x) in numbers for vector in vectors for x in vector):
+        return None, tokens
+    return vectors, tokens
+
+
 class OpenAIProvider:
     """Calls an OpenAI-compatible server through the official SDK."""
 
@@ -899,17 +927,25 @@ class OpenAIProvider:
         inputs = [text if text.strip() else " " for text in batch]
         started = time.monotonic()
         try:
-            response = self._client.embeddings.create(
+            # The raw answer, read with json.loads: the SDK's own model builds
+            # every number of every vector one at a time, which cost a rerun
+            # about a third of its worker's CPU.
+            raw = self._client.embeddings.with_raw_response.create(
                 model=self.embedding_model, input=inputs, encoding_format="float"
             )
         except openai.OpenAIError as exc:
             raise self._failure("embeddings", exc, usage_so_far) from exc
 
-        usage = Usage(prompt_tokens=getattr(response.usage, "prompt_tokens", 0) or 0)
-        data = sorted(response.data, key=lambda item: item.index)
-        if len(data) != len(inputs):
+        vectors, prompt_tokens = _embedding_answer(raw.content, len(inputs))
+        usage = Usage(prompt_tokens=prompt_tokens)
+        if vectors is None:
+            logger.warning(
+                "Embeddings on %s: the answer is not a list of %s vectors",
+                self.embedding_model,
+                len(inputs),
+            )
             raise LLMError(
-                "the model server returned the wrong number of embeddings",
+                "the model server returned a malformed embeddings answer",
                 retryable=True,
                 usage=usage_so_far + usage,
             )
@@ -920,7 +956,7 @@ class OpenAIProvider:
             usage.prompt_tokens,
             time.monotonic() - started,
         )
-        return [list(item.embedding) for item in data], usage
+        return vectors, usage
 
     def _failure(self, task: str, exc: openai.OpenAIError, usage: Usage) -> LLMError:
         message, retryable = _describe(exc, self.timeout)

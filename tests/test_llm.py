@@ -27,6 +27,7 @@ from reflexio_admin.llm import (
     Rule,
     Turn,
     Usage,
+    _embedding_answer,
     estimate_tokens,
     get_provider,
     reset_provider,
@@ -384,6 +385,53 @@ def test_embedding_dimensions_are_not_hard_coded(provider, server):
         server.embedding_dimension = 384
 
     assert len(vectors[0]) == 1536
+
+
+def test_a_malformed_embeddings_answer_fails_with_a_retryable_reason(provider, server):
+    server.push(malformed=True)
+
+    with pytest.raises(LLMError, match="malformed embeddings answer") as failed:
+        provider.embed(["night shifts", "window seats"])
+
+    assert failed.value.retryable
+    assert failed.value.usage.prompt_tokens > 0
+    vectors, _ = provider.embed(["night shifts"])
+    assert len(vectors) == 1 and all(isinstance(x, float) for x in vectors[0])
+
+
+def _vectors(*vectors: tuple[int, object]) -> bytes:
+    """An embeddings answer with the given (index, embedding) items."""
+    data = [{"index": index, "embedding": vector} for index, vector in vectors]
+    return json.dumps({"data": data}).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        _vectors((0, [0.1, 0.2])),
+        _vectors((0, [0.1]), (2, [0.2])),
+        _vectors((0, [0.1]), (1, [0.2, 0.3])),
+        _vectors((0, []), (1, [])),
+        _vectors((0, [True]), (1, [1])),
+        _vectors((1, ["x"]), (0, [1])),
+        _vectors((0, None), (1, [1])),
+    ],
+)
+def test_an_embeddings_answer_that_is_not_two_vectors_is_refused(body):
+    vectors, _ = _embedding_answer(body, expected=2)
+
+    assert vectors is None
+
+
+def test_embeddings_are_returned_in_input_order_whatever_the_answer_order():
+    body = (
+        b'{"data": [{"index": 1, "embedding": [0.5, 1]}, '
+        b'{"index": 0, "embedding": [0.25, 0.75]}], "usage": {"prompt_tokens": 7}}'
+    )
+
+    assert _embedding_answer(body, expected=2) == ([[0.25, 0.75], [0.5, 1]], 7)
 
 
 def test_the_fake_server_can_be_scripted_over_http(provider, server):

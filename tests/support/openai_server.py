@@ -336,7 +336,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if path == CHAT_PATH:
                     answer = _chat_completion(body, task, behaviour)
                 else:
-                    answer = _embeddings(body, fake.embedding_dimension)
+                    answer = _embeddings(
+                        body, fake.embedding_dimension, malformed=behaviour.malformed
+                    )
         finally:
             delay = behaviour.delay + fake.default_delay
             fake._sleep(delay - (time.monotonic() - arrived))
@@ -573,7 +575,9 @@ def _rule_json(rule: Rule, indexes: str) -> dict[str, Any]:
     }
 
 
-def _embeddings(body: dict[str, Any], default_dimension: int) -> dict[str, Any]:
+def _embeddings(
+    body: dict[str, Any], default_dimension: int, *, malformed: bool = False
+) -> dict[str, Any]:
     inputs = body.get("input")
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -588,6 +592,8 @@ def _embeddings(body: dict[str, Any], default_dimension: int) -> dict[str, Any]:
         if base64_wanted:
             packed = struct.pack(f"<{dimension}f", *vector)
             vector = base64.b64encode(packed).decode()
+        if malformed:  # what a broken server might send: no vector at all
+            vector = "not a vector"
         data.append({"object": "embedding", "index": index, "embedding": vector})
     tokens = sum(estimate_tokens(text) for text in inputs)
     return {

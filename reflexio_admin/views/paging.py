@@ -78,17 +78,13 @@ def cursor_page[M: Model](
     return CursorPage(items=rows, next_url=next_url, first_url=first_url)
 
 
-def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> CappedCount:
-    """Count up to `cap` rows with a LIMITed subquery, never the whole table."""
-    return capped_counts({"rows": queryset}, cap)["rows"]
-
-
 def capped_counts(
     querysets: Mapping[str, QuerySet[Any]], cap: int, *, newest_first: bool = False
 ) -> dict[str, CappedCount]:
     """Capped counts of several querysets, in one query and one round trip.
 
-    Each count reads at most `cap + 1` rows. `newest_first` walks the rows in
+    Each count is a LIMITed subquery that reads at most `cap + 1` rows, never
+    the whole table. `newest_first` walks the rows in
     the order the lists show them, for counts that cannot stop early on an
     index alone (see `tab_counts`).
     """

@@ -185,9 +185,9 @@ def test_a_capped_count_reads_at_most_cap_plus_one_rows(db, django_assert_num_qu
     _profiles(4)
 
     with django_assert_num_queries(1) as captured:
-        count = paging.capped_count(UserProfile.objects.all(), cap=2)
+        counts = paging.capped_counts({"all": UserProfile.objects.all()}, cap=2)
 
-    assert str(count) == "2+"
+    assert str(counts["all"]) == "2+"
     assert "LIMIT 3" in captured.captured_queries[0]["sql"]
 
 

@@ -34,7 +34,7 @@ from reflexio_admin.operations import (
     operation_start,
     scope_key,
 )
-from reflexio_admin.planning import Written
+from reflexio_admin.planning import DueCheck, Written
 from reflexio_admin.runner import UserOutcome
 from reflexio_admin.status import Status
 
@@ -121,30 +121,44 @@ def cursor_key(user_id: str, agent_version: str) -> str:
     return f"playbooks/{agent_version}/{user_id}"
 
 
-def maybe_start_auto_extraction(
+def auto_extraction_check(
     *, user_id: str, agent_version: str, batch_interval: int
-) -> Operation | None:
-    """Queue automatic extraction once enough new interactions have arrived."""
+) -> DueCheck:
+    """What decides whether a user's automatic playbook extraction is due."""
     agent_version = _version(agent_version)
-    key = scope_key(agent_version, user_id)
-    due = planning.extraction_due(
-        {"user_id": user_id, "agent_version": agent_version},
+    return DueCheck(
+        interactions={"user_id": user_id, "agent_version": agent_version},
         cursor_key=cursor_key(user_id, agent_version),
         batch_interval=batch_interval,
         kind=OperationKind.AUTO_PLAYBOOKS,
-        key=key,
+        key=scope_key(agent_version, user_id),
     )
-    if not due:
-        return None
+
+
+def start_auto_extraction(*, user_id: str, agent_version: str) -> Operation | None:
+    """Queue automatic extraction for a user; None if a run is already active."""
+    agent_version = _version(agent_version)
     try:
         return operation_start(
             kind=OperationKind.AUTO_PLAYBOOKS,
             params={"agent_version": agent_version, "user_id": user_id},
-            key=key,
+            key=scope_key(agent_version, user_id),
         )
     except OperationConflict:
         # A run for this user is already active; the next publish retries.
         return None
+
+
+def maybe_start_auto_extraction(
+    *, user_id: str, agent_version: str, batch_interval: int
+) -> Operation | None:
+    """Queue automatic extraction once enough new interactions have arrived."""
+    check = auto_extraction_check(
+        user_id=user_id, agent_version=agent_version, batch_interval=batch_interval
+    )
+    if not planning.extractions_due([check])[0]:
+        return None
+    return start_auto_extraction(user_id=user_id, agent_version=agent_version)
 
 
 # Plans run by the job

@@ -32,7 +32,7 @@ from reflexio_admin.operations import (
     operation_start,
     scope_key,
 )
-from reflexio_admin.planning import Written
+from reflexio_admin.planning import DueCheck, Written
 from reflexio_admin.runner import UserOutcome
 from reflexio_admin.status import TTL_DAYS, Status, TimeToLive
 
@@ -111,28 +111,39 @@ def cursor_key(user_id: str) -> str:
     return f"{FAMILY}/{user_id}"
 
 
-def maybe_start_auto_extraction(
-    *, user_id: str, batch_interval: int
-) -> Operation | None:
-    """Queue automatic extraction once enough new interactions have arrived."""
-    key = scope_key(FAMILY, user_id)
-    due = planning.extraction_due(
-        {"user_id": user_id},
+def auto_extraction_check(*, user_id: str, batch_interval: int) -> DueCheck:
+    """What decides whether a user's automatic profile extraction is due."""
+    return DueCheck(
+        interactions={"user_id": user_id},
         cursor_key=cursor_key(user_id),
         batch_interval=batch_interval,
         kind=OperationKind.AUTO_PROFILES,
-        key=key,
+        key=scope_key(FAMILY, user_id),
     )
-    if not due:
-        return None
+
+
+def start_auto_extraction(*, user_id: str) -> Operation | None:
+    """Queue automatic extraction for a user; None if a run is already active."""
     try:
         return operation_start(
-            kind=OperationKind.AUTO_PROFILES, params={"user_id": user_id}, key=key
+            kind=OperationKind.AUTO_PROFILES,
+            params={"user_id": user_id},
+            key=scope_key(FAMILY, user_id),
         )
     except OperationConflict:
         # A run for this user is already queued or running; it, or the next
         # publish after it, picks these interactions up.
         return None
+
+
+def maybe_start_auto_extraction(
+    *, user_id: str, batch_interval: int
+) -> Operation | None:
+    """Queue automatic extraction once enough new interactions have arrived."""
+    check = auto_extraction_check(user_id=user_id, batch_interval=batch_interval)
+    if not planning.extractions_due([check])[0]:
+        return None
+    return start_auto_extraction(user_id=user_id)
 
 
 # Plans run by the job

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from playbooks import services as playbook_services
 from profiles import services as profile_services
+from reflexio_admin import planning
 from reflexio_admin.api.schemas import (
     MAX_INTERACTIONS_PER_PUBLISH,
     InteractionData,
@@ -329,30 +330,46 @@ def _start_extraction(
 ) -> tuple[list[Operation], list[str]]:
     """Queue automatic profile and playbook extraction for one user.
 
-    Each start runs in its own transaction (a savepoint inside an outer one).
-    Outside an outer transaction that also makes `operation_start` enqueue on
-    commit, so a job queue that is down raises here, when the block closes,
-    rather than inside the service. Any failure becomes a warning: the
+    Whether each is due is asked in one query, outside any transaction. Each
+    start that is due runs in its own transaction (a savepoint inside an outer
+    one). Outside an outer transaction that also makes `operation_start`
+    enqueue on commit, so a job queue that is down raises here, when the block
+    closes, rather than inside the service. Any failure becomes a warning: the
     interactions are already committed and must stay reported as stored.
     """
     interval = 1 if force else max(1, GenerationSettings.load().batch_interval)
     starts = (
         (
             "profile",
-            lambda: profile_services.maybe_start_auto_extraction(
+            profile_services.auto_extraction_check(
                 user_id=user_id, batch_interval=interval
             ),
+            lambda: profile_services.start_auto_extraction(user_id=user_id),
         ),
         (
             "playbook",
-            lambda: playbook_services.maybe_start_auto_extraction(
+            playbook_services.auto_extraction_check(
                 user_id=user_id, agent_version=agent_version, batch_interval=interval
+            ),
+            lambda: playbook_services.start_auto_extraction(
+                user_id=user_id, agent_version=agent_version
             ),
         ),
     )
     operations: list[Operation] = []
     warnings: list[str] = []
-    for name, start in starts:
+    try:
+        # A savepoint only inside an outer transaction, which a failed query
+        # would otherwise spoil; on its own the query needs no transaction.
+        with transaction.atomic() if _in_transaction() else nullcontext():
+            due = planning.extractions_due([check for _, check, _ in starts])
+    except Exception as exc:
+        # Deliberately broad, like the starts below: the publish succeeded.
+        logger.warning("Could not tell whether extraction is due", exc_info=True)
+        return [], [_not_queued(name, exc) for name, _, _ in starts]
+    for (name, _, start), is_due in zip(starts, due, strict=True):
+        if not is_due:
+            continue
         try:
             with transaction.atomic():
                 operation = start()
@@ -362,16 +379,24 @@ def _start_extraction(
             logger.warning(
                 "Automatic %s extraction was not queued", name, exc_info=True
             )
-            reason = str(exc) if isinstance(exc, OperationError) else type(exc).__name__
-            warnings.append(
-                f"The interactions are stored, but automatic {name} extraction "
-                f"could not be queued ({reason}). It will be retried on the next "
-                "publish; a manual or rerun generation also picks them up."
-            )
+            warnings.append(_not_queued(name, exc))
             continue
         if operation is not None:
             operations.append(operation)
     return operations, warnings
+
+
+def _not_queued(name: str, exc: Exception) -> str:
+    reason = str(exc) if isinstance(exc, OperationError) else type(exc).__name__
+    return (
+        f"The interactions are stored, but automatic {name} extraction "
+        f"could not be queued ({reason}). It will be retried on the next "
+        "publish; a manual or rerun generation also picks them up."
+    )
+
+
+def _in_transaction() -> bool:
+    return transaction.get_connection().in_atomic_block
 
 
 def wait_for_extraction(

@@ -78,6 +78,46 @@ def require_interactions(scope: Scope) -> None:
     )
 
 
+@dataclass(frozen=True)
+class DueCheck:
+    """One scope whose automatic extraction may be due.
+
+    `interactions` names the scope's interactions by equal columns (e.g.
+    `{"user_id": ...}`); `cursor_key` is its extraction cursor, and `kind`
+    and `key` name the run that would extract it.
+    """
+
+    interactions: Mapping[str, str]
+    cursor_key: str
+    batch_interval: int
+    kind: str
+    key: str
+
+
+def extractions_due(checks: Sequence[DueCheck]) -> list[bool]:
+    """Whether each check's extraction should be queued, all in one query.
+
+    A check is due when `batch_interval` interactions of its scope arrived
+    after the scope's extraction cursor and no run of its `kind` is already
+    active for its `key`. Every publish asks this for profiles and playbooks
+    alike, so both answers come back in one round trip.
+    """
+    if not checks:
+        return []
+    selects = []
+    params: list[Any] = []
+    for check in checks:
+        columns = tuple(sorted(check.interactions))
+        selects.append(f"EXISTS ({_due_sql(columns)})")
+        params += [check.interactions[column] for column in columns]
+        params += [check.cursor_key, check.kind, check.key, *ACTIVE_STATUSES]
+        params.append(max(0, check.batch_interval - 1))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        row = cursor.fetchone()
+    return [bool(value) for value in row]
+
+
 def extraction_due(
     interactions: Mapping[str, str],
     *,
@@ -86,29 +126,20 @@ def extraction_due(
     kind: str,
     key: str,
 ) -> bool:
-    """Whether automatic extraction of a scope should be queued, in one query.
-
-    `interactions` names the scope's interactions by equal columns (e.g.
-    `{"user_id": ...}`). True when `batch_interval` of them arrived after the
-    scope's extraction cursor and no run of `kind` is already active for `key`.
-    """
-    columns = tuple(sorted(interactions))
-    params: list[Any] = [interactions[column] for column in columns]
-    params += [cursor_key, kind, key, *ACTIVE_STATUSES, max(0, batch_interval - 1)]
-    with connection.cursor() as cursor:
-        cursor.execute(_due_sql(columns), params)
-        return cursor.fetchone() is not None
+    """`extractions_due` for one scope."""
+    check = DueCheck(interactions, cursor_key, batch_interval, kind, key)
+    return extractions_due([check])[0]
 
 
 @functools.cache
 def _due_sql(columns: tuple[str, ...]) -> str:
-    """The statement of `extraction_due` for interactions filtered on `columns`.
+    """The statement of one due check, for interactions filtered on `columns`.
 
     Written out once per process rather than built by the ORM each time: every
-    publish asks it twice, and building the queryset cost more than running
-    it. The newest interactions past the cursor are read from the
-    `(user_id, ...)` indexes of the interaction table; `OFFSET` skips
-    `batch_interval - 1` of them.
+    publish asks it, and building the queryset cost more than running it. The
+    newest interactions past the cursor are read from the `(user_id, ...)`
+    indexes of the interaction table; `OFFSET` skips `batch_interval - 1` of
+    them.
     """
     quote = connection.ops.quote_name
 

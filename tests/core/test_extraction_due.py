@@ -9,7 +9,7 @@ from reflexio_admin.models import (
     OperationKind,
     OperationStatus,
 )
-from reflexio_admin.planning import extraction_due
+from reflexio_admin.planning import DueCheck, extraction_due, extractions_due
 from tests.factories import conversation
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +84,19 @@ def test_an_interval_of_zero_means_any_new_interaction():
     conversation("ana", ["one"], agent_version="v1")
 
     assert due(0)
+
+
+def test_several_scopes_are_answered_in_one_query(django_assert_num_queries):
+    conversation("ana", ["one", "two"], agent_version="v1")
+    checks = [
+        DueCheck(ANA_V1, "playbooks/v1/ana", 2, OperationKind.AUTO_PLAYBOOKS, "a"),
+        DueCheck(ANA_V1, "playbooks/v1/ana", 3, OperationKind.AUTO_PLAYBOOKS, "b"),
+        DueCheck(
+            {"user_id": "ana"}, "profiles/ana", 1, OperationKind.AUTO_PROFILES, "c"
+        ),
+    ]
+
+    with django_assert_num_queries(1):
+        answers = extractions_due(checks)
+
+    assert answers == [True, False, True]

@@ -8,7 +8,10 @@ cancellation, retries and noticing workers that died.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -90,7 +93,45 @@ def operation_start(
     scope, and QueueUnavailableError when the queue cannot be reached (the row
     is then marked failed, so nothing stays queued).
     """
-    operations_reap_stale()
+    operations_reap_now_and_then()
+    create = functools.partial(
+        _create,
+        kind=kind,
+        params=params,
+        key=key,
+        requested_by=requested_by,
+        retry_of=retry_of,
+        ip_address=ip_address,
+    )
+    try:
+        operation = create()
+    except OperationConflict:
+        # The run in the way may be one whose worker died: once it is marked
+        # failed, nothing overlaps any more.
+        if not _fail_silent_runs():
+            raise
+        operation = create()
+    logger.info("Operation %s (%s) queued", operation.pk, kind)
+    in_transaction = transaction.get_connection().in_atomic_block
+    if in_transaction and settings.QUEUE_BACKEND != "sync":
+        # The worker must find the row, and a rollback must leave no job.
+        transaction.on_commit(lambda: _enqueue(operation))
+        return operation
+    _enqueue(operation)
+    operation.refresh_from_db()
+    return operation
+
+
+def _create(
+    *,
+    kind: OperationKind | str,
+    params: dict[str, Any],
+    key: str,
+    requested_by: Any,
+    retry_of: Operation | None,
+    ip_address: str | None,
+) -> Operation:
+    """The operation row and its audit event, unless a run overlaps."""
     user = requested_by if getattr(requested_by, "is_authenticated", False) else None
     with transaction.atomic():
         running = _overlapping(str(kind), key)
@@ -117,14 +158,6 @@ def operation_start(
             operation=operation,
             ip_address=ip_address,
         )
-    logger.info("Operation %s (%s) queued", operation.pk, kind)
-    in_transaction = transaction.get_connection().in_atomic_block
-    if in_transaction and settings.QUEUE_BACKEND != "sync":
-        # The worker must find the row, and a rollback must leave no job.
-        transaction.on_commit(lambda: _enqueue(operation))
-        return operation
-    _enqueue(operation)
-    operation.refresh_from_db()
     return operation
 
 
@@ -211,6 +244,25 @@ def _retry_chain(operation: Operation) -> list[Operation]:
     while chain[-1].retry_of_id is not None and len(chain) < 50:
         chain.append(chain[-1].retry_of)
     return chain
+
+
+# When this process last looked for lost jobs on its own (time.monotonic()).
+_last_reap = -math.inf
+
+
+def operations_reap_now_and_then() -> None:
+    """`operations_reap_stale`, at most every OPERATION_REAP_INTERVAL_SECONDS.
+
+    Starts call this: lost jobs are rare, and looking for them costs two
+    queries and a Redis round trip, too much to pay on every publish that
+    queues extraction. Concurrent threads may both reap; that is harmless.
+    """
+    global _last_reap
+    now = time.monotonic()
+    if now - _last_reap < settings.OPERATION_REAP_INTERVAL_SECONDS:
+        return
+    _last_reap = now
+    operations_reap_stale()
 
 
 def operations_reap_stale() -> int:

@@ -16,9 +16,14 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq import Queue
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,12 @@ class QueueUnavailable(Exception):
 
 
 _executor: ThreadPoolExecutor | None = None
+# One Redis client per queue configuration, shared by the threads of a
+# process: its connection pool keeps sockets open between enqueues (a new
+# client per call would connect and handshake every time). redis-py notices a
+# fork and opens new sockets in the child, so forked workers are safe.
+_redis_clients: dict[str, Redis] = {}
+_redis_lock = threading.Lock()
 _executor_lock = threading.Lock()
 # Operations handed to the embedded pool of this process and not finished.
 _embedded_jobs: set[int] = set()
@@ -58,6 +69,26 @@ def _run_in_thread(func: Callable[[int], None], operation_id: int) -> None:
         connections.close_all()
 
 
+def redis_connection() -> Redis:
+    """The Redis client of the "default" queue, made once per configuration."""
+    config = settings.RQ_QUEUES["default"]
+    key = repr(sorted(config.items()))
+    with _redis_lock:
+        client = _redis_clients.get(key)
+        if client is None:
+            import django_rq
+
+            client = _redis_clients[key] = django_rq.get_connection("default")
+        return client
+
+
+def rq_queue() -> Queue:
+    """The rq queue that operations run from, on the shared client."""
+    import django_rq
+
+    return django_rq.get_queue("default", connection=redis_connection())
+
+
 def enqueue_operation(operation_id: int) -> str:
     """Queue the job that runs an operation and return the job id."""
     from reflexio_admin import jobs
@@ -72,13 +103,11 @@ def enqueue_operation(operation_id: int) -> str:
         _embedded_executor().submit(_run_in_thread, jobs.run_operation, operation_id)
         return job_id
 
-    import django_rq
     from redis.exceptions import RedisError
     from rq import Callback
 
     try:
-        queue = django_rq.get_queue("default")
-        queue.enqueue(
+        rq_queue().enqueue(
             JOB_PATH,
             operation_id,
             job_id=job_id,
@@ -103,13 +132,11 @@ def job_exists(operation_id: int) -> bool | None:
         return None
     if backend == "embedded":
         return operation_id in _embedded_jobs
-    import django_rq
     from redis.exceptions import RedisError
     from rq.job import Job
 
     try:
-        connection = django_rq.get_connection("default")
-        return Job.exists(f"operation-{operation_id}", connection=connection)
+        return Job.exists(f"operation-{operation_id}", connection=redis_connection())
     except RedisError:
         return None
 
@@ -124,12 +151,11 @@ def missing_jobs(operation_ids: Sequence[int]) -> set[int] | None:
         return None
     if backend == "embedded":
         return {pk for pk in operation_ids if pk not in _embedded_jobs}
-    import django_rq
     from redis.exceptions import RedisError
     from rq.job import Job
 
     try:
-        pipeline = django_rq.get_connection("default").pipeline(transaction=False)
+        pipeline = redis_connection().pipeline(transaction=False)
         for pk in operation_ids:
             pipeline.exists(Job.key_for(f"operation-{pk}"))
         found = pipeline.execute()

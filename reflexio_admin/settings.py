@@ -188,6 +188,9 @@ OPERATION_STALE_SECONDS = envfloat("OPERATION_STALE_SECONDS", 90.0)
 # A queued operation whose job is missing from the queue after this long is
 # queued again.
 OPERATION_QUEUED_GRACE_SECONDS = envfloat("OPERATION_QUEUED_GRACE_SECONDS", 30.0)
+# Starting an operation also repairs runs whose job was lost (see above), at
+# most this often per process.
+OPERATION_REAP_INTERVAL_SECONDS = envfloat("OPERATION_REAP_INTERVAL_SECONDS", 5.0)
 
 # LLM
 

@@ -1,3 +1,4 @@
+import math
 from datetime import timedelta
 
 import pytest
@@ -5,13 +6,20 @@ from django.utils import timezone
 
 from profiles import services
 from profiles.models import UserProfile
-from reflexio_admin import runner
-from reflexio_admin.models import Operation, OperationStatus, OperationUser
+from reflexio_admin import operations, queue, runner
+from reflexio_admin.models import (
+    Operation,
+    OperationKind,
+    OperationStatus,
+    OperationUser,
+)
 from reflexio_admin.operations import (
+    OperationConflict,
     OperationError,
     QueueUnavailableError,
     operation_cancel,
     operation_retry,
+    operation_start,
     operations_reap_stale,
 )
 from reflexio_admin.status import Status
@@ -219,3 +227,67 @@ def test_starting_while_the_queue_is_unreachable_leaves_no_queued_run(
         services.rerun_profile_generation(user_id="ana")
 
     assert not Operation.objects.filter(status=OperationStatus.QUEUED).exists()
+
+
+def _running(*, heartbeat_age: timedelta) -> Operation:
+    return Operation.objects.create(
+        kind=OperationKind.AUTO_PROFILES,
+        scope_key="profiles/ana",
+        status=OperationStatus.RUNNING,
+        heartbeat_at=timezone.now() - heartbeat_age,
+    )
+
+
+def test_a_run_whose_worker_died_does_not_block_the_next_start(settings, rq_queue):
+    settings.OPERATION_REAP_INTERVAL_SECONDS = 3600
+    operation_start(kind=OperationKind.AUTO_PROFILES, params={}, key="profiles/ben")
+    dead = _running(heartbeat_age=timedelta(hours=1))
+
+    started = operation_start(
+        kind=OperationKind.AUTO_PROFILES, params={}, key="profiles/ana"
+    )
+
+    dead.refresh_from_db()
+    assert dead.status == OperationStatus.FAILED
+    assert started.status == OperationStatus.QUEUED
+
+
+def test_a_live_run_still_blocks_the_next_start(settings, rq_queue):
+    settings.OPERATION_REAP_INTERVAL_SECONDS = 3600
+    _running(heartbeat_age=timedelta(0))
+
+    with pytest.raises(OperationConflict, match="already running"):
+        operation_start(kind=OperationKind.AUTO_PROFILES, params={}, key="profiles/ana")
+
+
+def test_starts_look_for_lost_jobs_at_most_once_per_interval(
+    settings, rq_queue, monkeypatch
+):
+    settings.OPERATION_QUEUED_GRACE_SECONDS = 0
+    settings.OPERATION_REAP_INTERVAL_SECONDS = 3600
+    monkeypatch.setattr(operations, "_last_reap", -math.inf)
+    operation_start(kind=OperationKind.AUTO_PROFILES, params={}, key="profiles/ana")
+    lost = Operation.objects.create(
+        kind=OperationKind.AUTO_PROFILES, scope_key="profiles/ben"
+    )
+
+    operation_start(kind=OperationKind.AUTO_PROFILES, params={}, key="profiles/cat")
+    assert not queue.job_exists(lost.pk)
+
+    settings.OPERATION_REAP_INTERVAL_SECONDS = 0
+    operation_start(kind=OperationKind.AUTO_PROFILES, params={}, key="profiles/dan")
+    assert queue.job_exists(lost.pk)
+
+
+def test_enqueueing_many_runs_connects_to_redis_once(rq_queue):
+    def connections_made() -> int:
+        return rq_queue.connection.info("stats")["total_connections_received"]
+
+    queue.enqueue_operation(1)
+    before = connections_made()
+    for operation_id in range(2, 22):
+        queue.enqueue_operation(operation_id)
+
+    # The one more is the connection that asked for the figure.
+    assert connections_made() - before <= 1
+    assert rq_queue.count == 21

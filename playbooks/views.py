@@ -42,9 +42,17 @@ from reflexio_admin.views.operations import (
     operation_form,
     start_arguments,
 )
-from reflexio_admin.views.paging import cursor_page, status_tabs, tab_counts
+from reflexio_admin.views.paging import (
+    cursor_page,
+    sampled_tab_counts,
+    status_tabs,
+    tab_counts,
+)
 
 logger = logging.getLogger(__name__)
+
+# How many agent playbooks matching a text filter are read to count its tabs.
+AGENT_SEARCH_COUNT_CAP = 2_000
 
 CARD_TEMPLATE = "playbooks/_agent_playbook_card.html"
 
@@ -85,8 +93,19 @@ def user_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def agent_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     filters = AgentPlaybookFilterForm(request.GET)
     approval = filters.selected_approval()
-    by_approval = selectors.agent_playbooks_by_approval(**filters.filters())
-    counts = tab_counts(by_approval, searching=bool(filters.filters()["text"]))
+    if filters.filters()["text"]:
+        # Agent playbooks are few (one per cluster of user playbooks), so one
+        # read of the matches counts every tab, exactly for any but the
+        # commonest words, at less than a capped walk per tab.
+        counts = sampled_tab_counts(
+            selectors.agent_playbooks(**filters.filters()),
+            "approval",
+            Approval.values,
+            cap=AGENT_SEARCH_COUNT_CAP,
+        )
+    else:
+        by_approval = selectors.agent_playbooks_by_approval(**filters.filters())
+        counts = tab_counts(by_approval)
     listed = selectors.agent_playbooks(**filters.filters()).filter(approval=approval)
     page = cursor_page(listed, request.GET)
     with_card_links(page.items)

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from playbooks import selectors
+from playbooks import selectors, views
 from playbooks.models import (
     AgentPlaybook,
     Approval,
@@ -13,6 +13,7 @@ from playbooks.models import (
 from reflexio_admin import roles
 from reflexio_admin.models import AuditEvent, Operation, OperationKind
 from reflexio_admin.status import Status
+from reflexio_admin.views.paging import SEARCH_COUNT_CAP, CappedCount
 from tests.console.conftest import HTMX
 
 
@@ -122,6 +123,57 @@ def test_the_list_pages_by_approval_and_shows_sources(reviewer, playbooks_of_two
     assert f'hx-get="{sources}"' in html
     opened = reviewer.get(sources, **HTMX).content.decode()
     assert ">ana</a>" in opened and ">ben</a>" in opened
+
+
+def _rules(count: int, *, refunds_every: int = 1) -> None:
+    """`count` agent playbooks, alternately approved and pending."""
+    AgentPlaybook.objects.bulk_create(
+        [
+            AgentPlaybook(
+                agent_version="agent-v0",
+                playbook_name="default_playbook_extractor",
+                trigger=f"case {n}",
+                content="Offer a REFUND first."
+                if n % refunds_every == 0
+                else "Escalate to a human.",
+                approval=Approval.APPROVED if n % 2 else Approval.PENDING,
+            )
+            for n in range(count)
+        ]
+    )
+
+
+def _search_tabs(client, text: str) -> dict[str, CappedCount]:
+    response = client.get(reverse("playbooks:agent_playbook_list"), {"q": text})
+    return {tab.value: tab.count for tab in response.context["tabs"]}
+
+
+def test_a_text_search_counts_every_tab_exactly(reviewer, db):
+    _rules(9 * SEARCH_COUNT_CAP, refunds_every=3)
+    matching = AgentPlaybook.objects.filter(content__icontains="refund")
+
+    tabs = _search_tabs(reviewer, "refund")
+
+    for approval in Approval.values:
+        expected = matching.filter(approval=approval).count()
+        assert (tabs[approval].value, tabs[approval].capped) == (expected, False)
+    assert tabs[Approval.PENDING].value > SEARCH_COUNT_CAP
+
+
+def test_a_search_matching_very_many_rules_shows_lower_bounds(
+    reviewer, db, monkeypatch
+):
+    monkeypatch.setattr(views, "AGENT_SEARCH_COUNT_CAP", 10)
+    _rules(40)
+
+    tabs = _search_tabs(reviewer, "refund")
+
+    assert all(count.capped for count in tabs.values())
+    assert sum(count.value for count in tabs.values()) == 11
+    for approval, count in tabs.items():
+        assert count.value <= AgentPlaybook.objects.filter(approval=approval).count()
+    page = reviewer.get(reverse("playbooks:agent_playbook_list"), {"q": "refund"})
+    assert f"{tabs[Approval.PENDING]}" in page.content.decode()
 
 
 def test_the_sources_of_a_card_without_htmx_are_on_the_playbook_page(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from playbooks.cards import CardViewer, card_html
 from playbooks.models import AgentPlaybook
@@ -24,10 +24,23 @@ def agent_playbook_card(
     Who is looking is worked out once per template, however many cards it
     draws.
     """
+    return card_html(p, _viewer(context), hide_sources=hide_sources)
+
+
+@register.simple_tag(takes_context=True)
+def agent_playbook_card_items(
+    context: template.Context, playbooks: list[AgentPlaybook]
+) -> SafeString:
+    """The cards of a list, each in its `<li>`: one tag for the whole page."""
+    viewer = _viewer(context)
+    return mark_safe("\n".join(f"<li>{card_html(p, viewer)}</li>" for p in playbooks))
+
+
+def _viewer(context: template.Context) -> CardViewer:
     viewer = context.render_context.get(_VIEWER)
     if viewer is None:
         viewer = context.render_context[_VIEWER] = card_viewer(context)
-    return card_html(p, viewer, hide_sources=hide_sources)
+    return viewer
 
 
 def card_viewer(context: template.Context) -> CardViewer:

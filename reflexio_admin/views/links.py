@@ -29,4 +29,6 @@ class RowUrl:
         self._tail = tail
 
     def __call__(self, value: object) -> str:
+        if type(value) is int:  # primary keys: nothing to escape
+            return f"{self._head}{value}{self._tail}"
         return f"{self._head}{quote(str(value), safe=_SAFE)}{self._tail}"

@@ -1,5 +1,7 @@
 """The console roles: Django groups and the permissions each one carries."""
 
+from typing import Any
+
 VIEWER = "viewer"
 SUPPORT = "support"
 REVIEWER = "reviewer"
@@ -40,3 +42,20 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "manage_settings",
     ),
 }
+
+
+def role_of(user: Any) -> str | None:
+    """The highest role whose every permission `user` holds, or None.
+
+    Read from the permissions the console checks on every page anyway (Django
+    caches them on the user for the request), so naming the role costs no
+    query; a superuser holds every permission and is shown as an admin.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return None
+    for role in (ADMIN, REVIEWER, SUPPORT, VIEWER):
+        if all(
+            user.has_perm(f"reflexio_admin.{name}") for name in ROLE_PERMISSIONS[role]
+        ):
+            return role
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.urls import reverse_lazy
 
 from playbooks import selectors
 from playbooks.models import Approval
@@ -20,6 +21,28 @@ class AgentVersionInput(forms.TextInput):
         super().__init__(attrs={"list": "agent-versions", "autocomplete": "off"})
 
 
+class LazyAgentVersionInput(AgentVersionInput):
+    """An `AgentVersionInput` whose suggestions load when it is first focused.
+
+    For list filters: most views of a list page never touch the filter, so
+    the page does not pay for reading the versions.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attrs.update(
+            {
+                "hx-get": reverse_lazy("playbooks:agent_versions"),
+                "hx-trigger": "focus once",
+                "hx-target": "#agent-versions",
+                "hx-swap": "innerHTML",
+                # Not a filter change: no history entry, no other field sent.
+                "hx-push-url": "false",
+                "hx-params": "none",
+            }
+        )
+
+
 def _name_choices(empty: str | None) -> list[tuple[str, str]]:
     names = [(name, name) for name in selectors.playbook_names()]
     return [("", empty), *names] if empty else names
@@ -29,7 +52,7 @@ class UserPlaybookFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=Status.choices, required=False, widget=forms.HiddenInput
     )
-    agent_version = forms.CharField(required=False, widget=AgentVersionInput())
+    agent_version = forms.CharField(required=False, widget=LazyAgentVersionInput())
     playbook_name = forms.ChoiceField(required=False, label="Playbook name")
     user_id = forms.CharField(required=False, label="User")
     q = forms.CharField(
@@ -58,7 +81,7 @@ class AgentPlaybookFilterForm(forms.Form):
     approval = forms.ChoiceField(
         choices=Approval.choices, required=False, widget=forms.HiddenInput
     )
-    agent_version = forms.CharField(required=False, widget=AgentVersionInput())
+    agent_version = forms.CharField(required=False, widget=LazyAgentVersionInput())
     playbook_name = forms.ChoiceField(required=False, label="Playbook name")
     q = forms.CharField(
         required=False, label="Text", widget=forms.TextInput(attrs={"type": "search"})

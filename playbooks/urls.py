@@ -7,6 +7,7 @@ app_name = "playbooks"
 urlpatterns = [
     path("", views.user_playbook_list, name="user_playbook_list"),
     path("agent/", views.agent_playbook_list, name="agent_playbook_list"),
+    path("agent-versions/", views.agent_version_options, name="agent_versions"),
     path("agent/<int:pk>/", views.agent_playbook_detail, name="agent_playbook_detail"),
     path(
         "agent/<int:pk>/sources/",

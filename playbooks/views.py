@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -82,7 +83,6 @@ def user_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "status": status,
         "tabs": status_tabs(request.GET, Status.choices, counts, active=status),
         "page": cursor_page(by_status[status], request.GET),
-        "agent_versions": selectors.agent_versions(),
     }
     return render_page(
         request, "playbooks/user_playbook_list.html", context, fragment="results"
@@ -117,7 +117,6 @@ def agent_playbook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             request.GET, Approval.choices, counts, active=approval, name="approval"
         ),
         "page": page,
-        "agent_versions": selectors.agent_versions(),
     }
     return render_page(
         request, "playbooks/agent_playbook_list.html", context, fragment="results"
@@ -162,6 +161,15 @@ def agent_playbook_sources(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
     response = render(request, "playbooks/_agent_playbook_sources.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@require(roles.VIEW_CONSOLE)
+def agent_version_options(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The known agent versions as `<option>`s, for a filter's datalist."""
+    options = format_html_join(
+        "", '<option value="{}">', ((v,) for v in selectors.agent_versions())
+    )
+    return HttpResponse(options)
 
 
 # Decisions on agent playbooks (reviewers)

@@ -298,3 +298,39 @@ def test_aggregation_starts_and_shows_its_progress(reviewer, playbooks_of_two_us
     assert operation.status == "completed"
     assert "<progress" in response.content.decode()
     assert "Agent playbooks" in response.content.decode()
+
+
+def test_the_agent_version_filter_loads_its_suggestions_when_focused(
+    client_as, playbooks_of_two_users
+):
+    viewer = client_as(roles.VIEWER)
+    page = viewer.get(reverse("playbooks:agent_playbook_list")).content.decode()
+    options_url = reverse("playbooks:agent_versions")
+
+    assert '<datalist id="agent-versions"></datalist>' in page
+    assert f'hx-get="{options_url}"' in page
+    options = viewer.get(options_url, **HTMX).content.decode()
+    assert '<option value="agent-v0">' in options
+
+
+def test_agent_version_suggestions_are_escaped(client_as, db):
+    hostile = 'v"><script>'
+    generation = PlaybookGeneration.objects.create(
+        agent_version=hostile,
+        user_id="ana",
+        playbook_name="default_playbook_extractor",
+        status=Status.CURRENT,
+    )
+    UserPlaybook.objects.create(
+        generation=generation,
+        agent_version=hostile,
+        user_id="ana",
+        playbook_name="default_playbook_extractor",
+        status=Status.CURRENT,
+        content="Say hello.",
+    )
+
+    options = client_as(roles.VIEWER).get(reverse("playbooks:agent_versions"))
+
+    assert "<script>" not in options.content.decode()
+    assert "&quot;&gt;&lt;script&gt;" in options.content.decode()

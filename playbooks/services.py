@@ -149,18 +149,6 @@ def start_auto_extraction(*, user_id: str, agent_version: str) -> Operation | No
         return None
 
 
-def maybe_start_auto_extraction(
-    *, user_id: str, agent_version: str, batch_interval: int
-) -> Operation | None:
-    """Queue automatic extraction once enough new interactions have arrived."""
-    check = auto_extraction_check(
-        user_id=user_id, agent_version=agent_version, batch_interval=batch_interval
-    )
-    if not planning.extractions_due([check])[0]:
-        return None
-    return start_auto_extraction(user_id=user_id, agent_version=agent_version)
-
-
 # Plans run by the job
 
 

@@ -136,16 +136,6 @@ def start_auto_extraction(*, user_id: str) -> Operation | None:
         return None
 
 
-def maybe_start_auto_extraction(
-    *, user_id: str, batch_interval: int
-) -> Operation | None:
-    """Queue automatic extraction once enough new interactions have arrived."""
-    check = auto_extraction_check(user_id=user_id, batch_interval=batch_interval)
-    if not planning.extractions_due([check])[0]:
-        return None
-    return start_auto_extraction(user_id=user_id)
-
-
 # Plans run by the job
 
 

@@ -93,7 +93,7 @@ def operation_start(
     scope, and QueueUnavailableError when the queue cannot be reached (the row
     is then marked failed, so nothing stays queued).
     """
-    operations_reap_now_and_then()
+    _reap_now_and_then()
     create = functools.partial(
         _create,
         kind=kind,
@@ -250,7 +250,7 @@ def _retry_chain(operation: Operation) -> list[Operation]:
 _last_reap = -math.inf
 
 
-def operations_reap_now_and_then() -> None:
+def _reap_now_and_then() -> None:
     """`operations_reap_stale`, at most every OPERATION_REAP_INTERVAL_SECONDS.
 
     Starts call this: lost jobs are rare, and looking for them costs two

@@ -118,19 +118,6 @@ def extractions_due(checks: Sequence[DueCheck]) -> list[bool]:
     return [bool(value) for value in row]
 
 
-def extraction_due(
-    interactions: Mapping[str, str],
-    *,
-    cursor_key: str,
-    batch_interval: int,
-    kind: str,
-    key: str,
-) -> bool:
-    """`extractions_due` for one scope."""
-    check = DueCheck(interactions, cursor_key, batch_interval, kind, key)
-    return extractions_due([check])[0]
-
-
 @functools.cache
 def _due_sql(columns: tuple[str, ...]) -> str:
     """The statement of one due check, for interactions filtered on `columns`.

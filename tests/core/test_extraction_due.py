@@ -1,4 +1,4 @@
-"""When a publish queues automatic extraction (`planning.extraction_due`)."""
+"""When a publish queues automatic extraction (`planning.extractions_due`)."""
 
 import pytest
 
@@ -9,7 +9,7 @@ from reflexio_admin.models import (
     OperationKind,
     OperationStatus,
 )
-from reflexio_admin.planning import DueCheck, extraction_due, extractions_due
+from reflexio_admin.planning import DueCheck, extractions_due
 from tests.factories import conversation
 
 pytestmark = pytest.mark.django_db
@@ -18,13 +18,14 @@ ANA_V1 = {"user_id": "ana", "agent_version": "v1"}
 
 
 def due(batch_interval: int, scope: dict[str, str] = ANA_V1) -> bool:
-    return extraction_due(
+    check = DueCheck(
         scope,
         cursor_key="playbooks/v1/ana",
         batch_interval=batch_interval,
         kind=OperationKind.AUTO_PLAYBOOKS,
         key="v1/ana",
     )
+    return extractions_due([check])[0]
 
 
 def test_extraction_is_due_once_batch_interval_interactions_arrived():

@@ -4,6 +4,7 @@ from playbooks import services
 from playbooks.models import PlaybookExtractor, UserPlaybook
 from reflexio_admin.models import AuditEvent, GenerationSettings, OperationStatus
 from reflexio_admin.operations import OperationError
+from reflexio_admin.planning import extractions_due
 from reflexio_admin.status import Status
 from tests.factories import REFUND_CORRECTION, conversation
 
@@ -126,20 +127,25 @@ def test_downgrade_restores_the_previous_rules():
     assert [p.pk for p in playbooks(Status.CURRENT)] == [first]
 
 
+def _auto_extract(user_id: str, agent_version: str, batch_interval: int):
+    """What a publish does for playbooks: ask whether extraction is due, start it."""
+    check = services.auto_extraction_check(
+        user_id=user_id, agent_version=agent_version, batch_interval=batch_interval
+    )
+    if not extractions_due([check])[0]:
+        return None
+    return services.start_auto_extraction(user_id=user_id, agent_version=agent_version)
+
+
 def test_automatic_extraction_runs_per_user_and_agent_version():
     conversation("ana", REFUND_CORRECTION, agent_version="v2")
 
-    operation = services.maybe_start_auto_extraction(
-        user_id="ana", agent_version="v2", batch_interval=5
-    )
+    operation = _auto_extract("ana", "v2", batch_interval=5)
 
     operation.refresh_from_db()
     assert operation.status == OperationStatus.COMPLETED
     assert len(playbooks(Status.CURRENT, user_id="ana", agent_version="v2")) == 1
-    again = services.maybe_start_auto_extraction(
-        user_id="ana", agent_version="v2", batch_interval=5
-    )
-    assert again is None
+    assert _auto_extract("ana", "v2", batch_interval=5) is None
 
 
 def test_editing_a_user_playbook_is_audited():

@@ -13,6 +13,7 @@ from reflexio_admin.models import (
     OperationStatus,
 )
 from reflexio_admin.operations import OperationConflict, OperationError
+from reflexio_admin.planning import extractions_due
 from reflexio_admin.status import Status
 from tests.factories import conversation
 
@@ -356,14 +357,24 @@ def test_support_edits_are_audited_with_before_and_after():
     assert not UserProfile.objects.exists()
 
 
+def _auto_extract(user_id: str, batch_interval: int):
+    """What a publish does for profiles: ask whether extraction is due, start it."""
+    check = services.auto_extraction_check(
+        user_id=user_id, batch_interval=batch_interval
+    )
+    if not extractions_due([check])[0]:
+        return None
+    return services.start_auto_extraction(user_id=user_id)
+
+
 def test_automatic_extraction_starts_once_enough_new_interactions_arrived():
     conversation("ana", ["I live in Berlin."] * 3)
-    assert services.maybe_start_auto_extraction(user_id="ana", batch_interval=5) is None
+    assert _auto_extract("ana", batch_interval=5) is None
 
     conversation("ana", ["I prefer metric units.", "Thanks."])
-    operation = services.maybe_start_auto_extraction(user_id="ana", batch_interval=5)
+    operation = _auto_extract("ana", batch_interval=5)
 
     operation.refresh_from_db()
     assert operation.status == OperationStatus.COMPLETED
     assert contents(Status.CURRENT) == {"Lives in Berlin", "Prefers metric units"}
-    assert services.maybe_start_auto_extraction(user_id="ana", batch_interval=5) is None
+    assert _auto_extract("ana", batch_interval=5) is None
